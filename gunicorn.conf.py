@@ -22,6 +22,8 @@ else:
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "25"))
 timeout = int(os.environ.get("WORKER_TIMEOUT", "60"))
 keepalive = 75  # longer than the load balancer's idle timeout, so it never reuses a closed connection
+# The runtime control socket wants a writable home directory; pods run read-only and need none.
+control_socket_disable = True
 accesslog = os.environ.get("ACCESS_LOG", None)
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,0 +1,95 @@
+from django.contrib.auth import authenticate
+from ninja import Field, Router, Schema
+
+from accounts import services
+from accounts.selectors import api_tokens_of
+from peardeck.auth import teacher_auth
+from peardeck.errors import DomainError
+from peardeck.ratelimit import check_rate, client_address
+
+router = Router(tags=["teacher accounts"])
+
+
+class SignupIn(Schema):
+    username: str = Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
+    password: str = Field(min_length=1, max_length=200)
+    email: str = Field(default="", max_length=254)
+
+
+class CredentialsIn(Schema):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=200)
+    name: str = Field(default="api", min_length=1, max_length=100, description="a label to tell tokens apart")
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    token: str = Field(description="shown once; keep it secret")
+
+
+class TokenInfo(Schema):
+    id: int
+    name: str
+    created_at: str
+    last_used_at: str | None
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    email: str
+
+
+@router.post(
+    "/auth/signup",
+    response={201: TokenOut},
+    auth=None,
+    summary="Create a teacher account and a first API token",
+)
+def signup(request, payload: SignupIn):
+    check_rate("login", client_address(request))
+    user = services.create_teacher(username=payload.username, password=payload.password, email=payload.email)
+    token, plaintext = services.issue_api_token(user=user, name="signup")
+    return 201, {"id": token.pk, "name": token.name, "token": plaintext}
+
+
+@router.post(
+    "/auth/tokens",
+    response={201: TokenOut},
+    auth=None,
+    summary="Exchange a username and password for an API token",
+)
+def create_token(request, payload: CredentialsIn):
+    check_rate("login", client_address(request))
+    user = authenticate(request, username=payload.username, password=payload.password)
+    if user is None:
+        raise DomainError("bad_credentials", "Unknown username or wrong password.")
+    token, plaintext = services.issue_api_token(user=user, name=payload.name)
+    return 201, {"id": token.pk, "name": token.name, "token": plaintext}
+
+
+@router.get("/auth/tokens", response=list[TokenInfo], auth=teacher_auth, summary="List your API tokens")
+def list_tokens(request):
+    return [
+        {
+            "id": token.pk,
+            "name": token.name,
+            "created_at": token.created_at.isoformat(),
+            "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        }
+        for token in api_tokens_of(request.user)
+    ]
+
+
+@router.delete(
+    "/auth/tokens/{token_id}", response={204: None}, auth=teacher_auth, summary="Revoke an API token"
+)
+def revoke_token(request, token_id: int):
+    services.revoke_api_token(user=request.user, token_id=token_id)
+    return 204, None
+
+
+@router.get("/auth/me", response=MeOut, auth=teacher_auth, summary="The teacher you are authenticated as")
+def me(request):
+    return {"id": request.user.pk, "username": request.user.get_username(), "email": request.user.email}

@@ -1,0 +1,29 @@
+"""Who is calling the API: a teacher (API token or browser session) or a student (their token)."""
+
+from ninja.security import HttpBearer, django_auth
+
+from accounts.selectors import teacher_for_api_token
+from sessions.selectors import student_for_token
+
+
+class TeacherToken(HttpBearer):
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request, token: str):
+        user = teacher_for_api_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class StudentToken(HttpBearer):
+    def authenticate(self, request, token: str):
+        student = student_for_token(token)
+        if student is None:
+            return None
+        request.student = student
+        return student
+
+
+teacher_auth = [TeacherToken(), django_auth]
+student_auth = StudentToken()

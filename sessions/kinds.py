@@ -1,0 +1,317 @@
+"""Question kinds: what each kind's configuration and answers look like, and how they are tallied.
+
+This is the one place that knows the kinds. Configurations and answers are checked with strict
+pydantic models (no coercion: "5" is not a number, true is not a choice index), and every
+failure becomes a DomainError naming the offending field.
+"""
+
+import json
+import math
+import statistics
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from peardeck.errors import DomainError
+
+MULTIPLE_CHOICE = "multiple_choice"
+TEXT = "text"
+NUMBER = "number"
+DRAGGABLE = "draggable"
+DRAWING = "drawing"
+SLIDE = "slide"
+KINDS = (MULTIPLE_CHOICE, TEXT, NUMBER, DRAGGABLE, DRAWING, SLIDE)
+
+MAX_PROMPT_LENGTH = 2000
+MAX_IMAGE_URL_LENGTH = 500
+TEXT_LENGTH_CAP = 5000
+DRAWING_POINTS_CAP = 20_000
+DRAWING_BYTES_CAP = 256 * 1024
+HISTOGRAM_BINS = 10
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# --- configurations -------------------------------------------------------------------------
+
+
+class MultipleChoiceConfig(_Strict):
+    choices: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=2, max_length=10)
+    multiple: bool = False
+    correct: list[int] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self):
+        stripped = [choice.strip() for choice in self.choices]
+        if any(not choice for choice in stripped):
+            raise ValueError("choices must not be blank")
+        if len({choice.casefold() for choice in stripped}) != len(stripped):
+            raise ValueError("choices must be different from each other")
+        self.choices = stripped
+        if len(set(self.correct)) != len(self.correct):
+            raise ValueError("correct lists a choice twice")
+        if any(index < 0 or index >= len(self.choices) for index in self.correct):
+            raise ValueError(f"correct holds an index outside 0..{len(self.choices) - 1}")
+        if not self.multiple and len(self.correct) > 1:
+            raise ValueError("a single-select question has at most one correct choice")
+        self.correct = sorted(self.correct)
+        return self
+
+
+class TextConfig(_Strict):
+    max_length: int = Field(default=500, ge=1, le=TEXT_LENGTH_CAP)
+
+
+class NumberConfig(_Strict):
+    min: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    max: Annotated[float, Field(allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not be greater than max")
+        return self
+
+
+class DraggableConfig(_Strict):
+    # The image the student places a point on; the prompt's image_url is used when this is empty.
+    image_url: str = Field(default="", max_length=MAX_IMAGE_URL_LENGTH)
+
+
+class DrawingConfig(_Strict):
+    max_points: int = Field(default=5000, ge=10, le=DRAWING_POINTS_CAP)
+    max_bytes: int = Field(default=64 * 1024, ge=1024, le=DRAWING_BYTES_CAP)
+    background_url: str = Field(default="", max_length=MAX_IMAGE_URL_LENGTH)
+
+
+class SlideConfig(_Strict):
+    body: str = Field(default="", max_length=TEXT_LENGTH_CAP)
+
+
+CONFIGS: dict[str, type[_Strict]] = {
+    MULTIPLE_CHOICE: MultipleChoiceConfig,
+    TEXT: TextConfig,
+    NUMBER: NumberConfig,
+    DRAGGABLE: DraggableConfig,
+    DRAWING: DrawingConfig,
+    SLIDE: SlideConfig,
+}
+
+# --- answers --------------------------------------------------------------------------------
+
+
+class ChoiceAnswer(_Strict):
+    choices: list[int] = Field(min_length=1, max_length=10)
+
+
+class TextAnswer(_Strict):
+    text: str
+
+
+class NumberAnswer(_Strict):
+    value: Annotated[float, Field(allow_inf_nan=False)]
+
+
+class PointAnswer(_Strict):
+    x: Unit
+    y: Unit
+
+
+class Stroke(_Strict):
+    points: list[Annotated[list[Unit], Field(min_length=2, max_length=2)]] = Field(min_length=1)
+    color: str = Field(default="#000000", pattern=r"^#[0-9a-fA-F]{6}$")
+    width: float = Field(default=3.0, gt=0, le=50, allow_inf_nan=False)
+
+
+class DrawingAnswer(_Strict):
+    strokes: list[Stroke] = Field(max_length=1000)
+
+    @field_validator("strokes")
+    @classmethod
+    def _round(cls, strokes):
+        # Four decimals is a tenth of a pixel on a 1000-pixel canvas and keeps answers small.
+        for stroke in strokes:
+            stroke.points = [[round(x, 4), round(y, 4)] for x, y in stroke.points]
+        return strokes
+
+
+ANSWERS: dict[str, type[_Strict]] = {
+    MULTIPLE_CHOICE: ChoiceAnswer,
+    TEXT: TextAnswer,
+    NUMBER: NumberAnswer,
+    DRAGGABLE: PointAnswer,
+    DRAWING: DrawingAnswer,
+}
+
+
+def _first_error(exc: ValidationError, prefix: str) -> tuple[str, str]:
+    error = exc.errors()[0]
+    location = ".".join(str(part) for part in error["loc"])
+    field = f"{prefix}.{location}" if location else prefix
+    return field, error["msg"].removeprefix("Value error, ")
+
+
+def _parse(model: type[_Strict], data: Any, *, code: str, prefix: str) -> _Strict:
+    if not isinstance(data, dict):
+        raise DomainError(code, f"{prefix} must be a JSON object", field=prefix)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        field, message = _first_error(exc, prefix)
+        raise DomainError(code, f"{field}: {message}", field=field) from exc
+
+
+def clean_config(kind: str, config: Any) -> dict:
+    """Checks a question configuration and returns it normalised (defaults filled in)."""
+    if kind not in CONFIGS:
+        raise DomainError("invalid_question", f"kind must be one of {', '.join(KINDS)}", field="kind")
+    return _parse(
+        CONFIGS[kind], config if config is not None else {}, code="invalid_question", prefix="config"
+    ).model_dump()
+
+
+def is_answerable(kind: str) -> bool:
+    return kind in ANSWERS
+
+
+def clean_answer(kind: str, config: dict, answer: Any) -> dict:
+    """Checks an answer against its question and returns the form that is stored."""
+    if not is_answerable(kind):
+        raise DomainError(
+            "not_answerable", "This question is a slide and takes no answer.", field="question_id"
+        )
+    parsed = _parse(ANSWERS[kind], answer, code="invalid_answer", prefix="answer")
+    if kind == MULTIPLE_CHOICE:
+        return _clean_choices(config, parsed)
+    if kind == TEXT:
+        text = parsed.text.strip()
+        if not text:
+            raise DomainError("invalid_answer", "answer.text: must not be blank", field="answer.text")
+        if len(text) > config["max_length"]:
+            raise DomainError(
+                "invalid_answer",
+                f"answer.text: longer than the {config['max_length']} characters this question allows",
+                field="answer.text",
+            )
+        return {"text": text}
+    if kind == NUMBER:
+        value = parsed.value
+        if config.get("min") is not None and value < config["min"]:
+            raise DomainError(
+                "invalid_answer", f"answer.value: below the minimum {config['min']}", field="answer.value"
+            )
+        if config.get("max") is not None and value > config["max"]:
+            raise DomainError(
+                "invalid_answer", f"answer.value: above the maximum {config['max']}", field="answer.value"
+            )
+        return {"value": value}
+    if kind == DRAGGABLE:
+        return {"x": parsed.x, "y": parsed.y}
+    return _clean_drawing(config, parsed)
+
+
+def _clean_choices(config: dict, parsed: ChoiceAnswer) -> dict:
+    choices = parsed.choices
+    count = len(config["choices"])
+    if len(set(choices)) != len(choices):
+        raise DomainError("invalid_answer", "answer.choices: lists a choice twice", field="answer.choices")
+    if any(index < 0 or index >= count for index in choices):
+        raise DomainError(
+            "invalid_answer", f"answer.choices: each must be in 0..{count - 1}", field="answer.choices"
+        )
+    if not config["multiple"] and len(choices) != 1:
+        raise DomainError(
+            "invalid_answer", "answer.choices: this question takes exactly one choice", field="answer.choices"
+        )
+    return {"choices": sorted(choices)}
+
+
+def _clean_drawing(config: dict, parsed: DrawingAnswer) -> dict:
+    points = sum(len(stroke.points) for stroke in parsed.strokes)
+    if points > config["max_points"]:
+        raise DomainError(
+            "invalid_answer",
+            f"answer.strokes: {points} points is more than the {config['max_points']} allowed",
+            field="answer.strokes",
+        )
+    cleaned = {"strokes": [stroke.model_dump() for stroke in parsed.strokes]}
+    size = len(json.dumps(cleaned, separators=(",", ":")))
+    if size > config["max_bytes"]:
+        raise DomainError(
+            "invalid_answer",
+            f"answer.strokes: {size} bytes is more than the {config['max_bytes']} allowed",
+            field="answer.strokes",
+        )
+    return cleaned
+
+
+def is_correct(kind: str, config: dict, answer: dict) -> bool | None:
+    """None when the question has no right answer."""
+    if kind == MULTIPLE_CHOICE and config.get("correct"):
+        return answer["choices"] == sorted(config["correct"])
+    return None
+
+
+def public_config(kind: str, config: dict) -> dict:
+    """The configuration a student may see: never the correct choices."""
+    return {key: value for key, value in config.items() if key != "correct"}
+
+
+def answer_text(kind: str, config: dict, answer: dict) -> str:
+    """A human-readable form of an answer, for the CSV export."""
+    if kind == MULTIPLE_CHOICE:
+        return "; ".join(config["choices"][index] for index in answer["choices"])
+    if kind == TEXT:
+        return answer["text"]
+    if kind == NUMBER:
+        value = answer["value"]
+        return str(int(value)) if float(value).is_integer() else repr(value)
+    if kind == DRAGGABLE:
+        return f"x={answer['x']:.4f} y={answer['y']:.4f}"
+    if kind == DRAWING:
+        points = sum(len(stroke["points"]) for stroke in answer["strokes"])
+        return f"drawing: {len(answer['strokes'])} strokes, {points} points"
+    return ""
+
+
+def tally(kind: str, config: dict, answers: list[dict]) -> dict:
+    """Anonymous summary of the answers to one question; safe for the projector."""
+    result: dict[str, Any] = {"answered": len(answers)}
+    if kind == MULTIPLE_CHOICE:
+        counts = [0] * len(config["choices"])
+        for answer in answers:
+            for index in answer["choices"]:
+                counts[index] += 1
+        result["counts"] = counts
+    elif kind == NUMBER:
+        result.update(_number_summary([answer["value"] for answer in answers]))
+    elif kind == DRAGGABLE:
+        result["points"] = [[answer["x"], answer["y"]] for answer in answers]
+    elif kind == TEXT:
+        result["texts"] = [answer["text"] for answer in answers]
+    return result
+
+
+def _number_summary(values: list[float]) -> dict:
+    if not values:
+        return {"summary": None, "histogram": None}
+    low, high = min(values), max(values)
+    summary = {
+        "count": len(values),
+        "min": low,
+        "max": high,
+        "mean": statistics.fmean(values),
+        "median": statistics.median(values),
+    }
+    if high == low:
+        return {"summary": summary, "histogram": {"edges": [low, high], "counts": [len(values)]}}
+    width = (high - low) / HISTOGRAM_BINS
+    counts = [0] * HISTOGRAM_BINS
+    for value in values:
+        counts[min(math.floor((value - low) / width), HISTOGRAM_BINS - 1)] += 1
+    edges = [low + width * step for step in range(HISTOGRAM_BINS)] + [high]
+    return {"summary": summary, "histogram": {"edges": edges, "counts": counts}}

@@ -1,0 +1,140 @@
+import json
+import uuid
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from accounts.services import create_teacher, issue_api_token
+from sessions import services as session_services
+
+ALL_KIND_QUESTIONS = [
+    {
+        "kind": "multiple_choice",
+        "prompt": "Pick the prime",
+        "config": {"choices": ["4", "7", "9"], "correct": [1]},
+    },
+    {"kind": "text", "prompt": "Say something", "config": {"max_length": 50}},
+    {"kind": "number", "prompt": "How many?", "config": {"min": 0, "max": 100}},
+    {"kind": "draggable", "prompt": "Where is it?", "image_url": "https://example.org/map.png", "config": {}},
+    {"kind": "drawing", "prompt": "Draw it", "config": {"max_points": 100, "max_bytes": 4096}},
+    {"kind": "slide", "prompt": "Thanks!", "config": {"body": "See you"}},
+]
+
+GOOD_ANSWERS = {
+    "multiple_choice": {"choices": [1]},
+    "text": {"text": "hello"},
+    "number": {"value": 42},
+    "draggable": {"x": 0.25, "y": 0.75},
+    "drawing": {"strokes": [{"points": [[0.1, 0.1], [0.2, 0.3]], "color": "#ff0000", "width": 4}]},
+}
+
+
+class Api:
+    """The Django test client speaking JSON, with a bearer token; every call asserts "no 500"."""
+
+    def __init__(self, token: str | None = None, client: Client | None = None):
+        self.token = token
+        self.client = client or Client()
+
+    def _headers(self):
+        return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
+
+    def call(self, method: str, path: str, body=None, raw: str | bytes | None = None):
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        kwargs = {"content_type": "application/json"} if data is not None else {}
+        handler = getattr(self.client, method.lower())
+        response = (
+            handler(path, data, **kwargs, **self._headers())
+            if data is not None
+            else handler(path, **self._headers())
+        )
+        assert response.status_code < 500, (
+            f"{method} {path} answered {response.status_code}: {response.content[:500]!r}"
+        )
+        return response
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.call("PATCH", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.call("PUT", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+
+def error_of(response) -> dict:
+    body = response.json()
+    assert "error" in body, body
+    return body["error"]
+
+
+def new_submission_id() -> str:
+    return uuid.uuid4().hex
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Rate-limit counters live in the cache; one test's attempts must not count against another's.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def teacher(db):
+    return create_teacher(username="ms-frizzle", password="magic-school-bus-42")
+
+
+@pytest.fixture
+def other_teacher(db):
+    return create_teacher(username="mr-ratburn", password="arthur-and-friends-42")
+
+
+@pytest.fixture
+def teacher_api(teacher):
+    _token, plaintext = issue_api_token(user=teacher, name="tests")
+    return Api(plaintext)
+
+
+@pytest.fixture
+def other_teacher_api(other_teacher):
+    _token, plaintext = issue_api_token(user=other_teacher, name="tests")
+    return Api(plaintext)
+
+
+@pytest.fixture
+def deck(teacher):
+    deck = session_services.create_deck(owner=teacher, title="Every kind")
+    for question in ALL_KIND_QUESTIONS:
+        session_services.add_question(deck=deck, **question)
+    return deck
+
+
+@pytest.fixture
+def questions(deck):
+    return {question.kind: question for question in deck.questions.all()}
+
+
+@pytest.fixture
+def live_session(teacher, deck):
+    session, _key = session_services.create_session(teacher=teacher, deck=deck)
+    return session_services.start_session(session=session)
+
+
+def join(session, name: str) -> Api:
+    response = Api().post("/api/join", {"join_code": session.join_code, "display_name": name})
+    assert response.status_code == 201, response.content
+    return Api(response.json()["token"])
+
+
+@pytest.fixture
+def students(live_session):
+    return [join(live_session, name) for name in ("Arnold", "Wanda", "Carlos")]
