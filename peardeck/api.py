@@ -103,6 +103,11 @@ def _unexpected(request, exc):
     return error_response(request, 500, "internal", "Something went wrong on our side; it has been logged.")
 
 
+def unknown_endpoint(request):
+    """Any /api/ path no route claims: a JSON 404 rather than Django's HTML page."""
+    return error_response(request, 404, "not_found", f"No endpoint {request.method} {request.path}.")
+
+
 def _mount_routers() -> None:
     from accounts.api import router as accounts_router
     from responses.api import router as responses_router

@@ -1,13 +1,14 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from peardeck import health
-from peardeck.api import api
+from peardeck.api import api, unknown_endpoint
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/", api.urls),
+    re_path(r"^api/", unknown_endpoint),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

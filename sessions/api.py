@@ -131,7 +131,7 @@ def add_question(request, deck_id: int, payload: QuestionIn):
     return 201, selectors.question_document(question, for_teacher=True)
 
 
-@router.patch("/decks/{deck_id}/questions/{question_id}", summary="Edit a question")
+@router.patch("/decks/{deck_id}/questions/{int:question_id}", summary="Edit a question")
 def update_question(request, deck_id: int, question_id: int, payload: QuestionPatch):
     question = selectors.question_of(selectors.deck_of(request.user, deck_id), question_id)
     question = services.update_question(
@@ -140,7 +140,7 @@ def update_question(request, deck_id: int, question_id: int, payload: QuestionPa
     return selectors.question_document(question, for_teacher=True)
 
 
-@router.delete("/decks/{deck_id}/questions/{question_id}", response={204: None}, summary="Delete a question")
+@router.delete("/decks/{deck_id}/questions/{int:question_id}", response={204: None}, summary="Delete a question")
 def delete_question(request, deck_id: int, question_id: int):
     services.delete_question(
         question=selectors.question_of(selectors.deck_of(request.user, deck_id), question_id)

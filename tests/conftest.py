@@ -41,14 +41,13 @@ class Api:
         return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
 
     def call(self, method: str, path: str, body=None, raw: str | bytes | None = None):
-        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        kwargs = {"content_type": "application/json"} if data is not None else {}
         handler = getattr(self.client, method.lower())
-        response = (
-            handler(path, data, **kwargs, **self._headers())
-            if data is not None
-            else handler(path, **self._headers())
-        )
+        if method == "GET":
+            response = handler(path, **self._headers())
+        else:
+            # No body means an empty one, as curl -X POST sends, not Django's default multipart form.
+            data = raw if raw is not None else (json.dumps(body) if body is not None else "")
+            response = handler(path, data, content_type="application/json", **self._headers())
         assert response.status_code < 500, (
             f"{method} {path} answered {response.status_code}: {response.content[:500]!r}"
         )
