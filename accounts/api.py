@@ -1,5 +1,5 @@
 from django.contrib.auth import authenticate
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from accounts import services
 from accounts.selectors import api_tokens_of
@@ -51,7 +51,7 @@ def signup(request, payload: SignupIn):
     check_rate("login", client_address(request))
     user = services.create_teacher(username=payload.username, password=payload.password, email=payload.email)
     token, plaintext = services.issue_api_token(user=user, name="signup")
-    return 201, {"id": token.pk, "name": token.name, "token": plaintext}
+    return Status(201, {"id": token.pk, "name": token.name, "token": plaintext})
 
 
 @router.post(
@@ -66,7 +66,7 @@ def create_token(request, payload: CredentialsIn):
     if user is None:
         raise DomainError("bad_credentials", "Unknown username or wrong password.")
     token, plaintext = services.issue_api_token(user=user, name=payload.name)
-    return 201, {"id": token.pk, "name": token.name, "token": plaintext}
+    return Status(201, {"id": token.pk, "name": token.name, "token": plaintext})
 
 
 @router.get("/auth/tokens", response=list[TokenInfo], auth=teacher_auth, summary="List your API tokens")
@@ -87,7 +87,7 @@ def list_tokens(request):
 )
 def revoke_token(request, token_id: int):
     services.revoke_api_token(user=request.user, token_id=token_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/auth/me", response=MeOut, auth=teacher_auth, summary="The teacher you are authenticated as")

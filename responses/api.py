@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.http import HttpResponse
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from peardeck.auth import student_auth, teacher_auth
 from peardeck.errors import DomainError
@@ -49,7 +49,7 @@ def submit(request, payload: AnswerIn):
         "submission_id": payload.submission_id,
         "duplicate": submitted.duplicate,
     }
-    return (200 if submitted.duplicate else 201), body
+    return Status((200 if submitted.duplicate else 201), body)
 
 
 @router.get(

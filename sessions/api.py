@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from peardeck.auth import student_auth, teacher_auth
 from peardeck.errors import DomainError
@@ -94,7 +94,7 @@ def list_decks(request):
 
 @router.post("/decks", response={201: dict}, summary="Create a deck")
 def create_deck(request, payload: DeckIn):
-    return 201, _deck_document(services.create_deck(owner=request.user, title=payload.title))
+    return Status(201, _deck_document(services.create_deck(owner=request.user, title=payload.title)))
 
 
 @router.get("/decks/{deck_id}", summary="A deck with its questions")
@@ -113,7 +113,7 @@ def rename_deck(request, deck_id: int, payload: DeckIn):
 )
 def delete_deck(request, deck_id: int):
     services.delete_deck(deck=selectors.deck_of(request.user, deck_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
@@ -128,7 +128,7 @@ def add_question(request, deck_id: int, payload: QuestionIn):
         config=payload.config,
         image_url=payload.image_url,
     )
-    return 201, selectors.question_document(question, for_teacher=True)
+    return Status(201, selectors.question_document(question, for_teacher=True))
 
 
 @router.patch("/decks/{deck_id}/questions/{int:question_id}", summary="Edit a question")
@@ -140,12 +140,14 @@ def update_question(request, deck_id: int, question_id: int, payload: QuestionPa
     return selectors.question_document(question, for_teacher=True)
 
 
-@router.delete("/decks/{deck_id}/questions/{int:question_id}", response={204: None}, summary="Delete a question")
+@router.delete(
+    "/decks/{deck_id}/questions/{int:question_id}", response={204: None}, summary="Delete a question"
+)
 def delete_question(request, deck_id: int, question_id: int):
     services.delete_question(
         question=selectors.question_of(selectors.deck_of(request.user, deck_id), question_id)
     )
-    return 204, None
+    return Status(204, None)
 
 
 @router.put("/decks/{deck_id}/questions/order", summary="Reorder a deck's questions")
@@ -176,7 +178,7 @@ def list_sessions(request):
 def create_session(request, payload: SessionIn):
     deck = selectors.deck_of(request.user, payload.deck_id)
     session, projector_key = services.create_session(teacher=request.user, deck=deck, pacing=payload.pacing)
-    return 201, {**selectors.teacher_state(session), "projector_key": projector_key}
+    return Status(201, {**selectors.teacher_state(session), "projector_key": projector_key})
 
 
 def _teacher_session(request, session_id: int) -> Session:
@@ -270,7 +272,7 @@ def end_session(request, session_id: int):
 def join(request, payload: JoinIn):
     check_rate("join", client_address(request))
     student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)
-    return 201, {"token": token, **_student_state(student)}
+    return Status(201, {"token": token, **_student_state(student)})
 
 
 def _active_student(request):

@@ -84,7 +84,9 @@ def test_after_lock_a_change_is_refused_and_nothing_changes(teacher_api, live_se
     assert answer(students[0], question, {"choices": [1]}).status_code == 201
 
 
-def test_an_answer_to_a_question_the_class_has_left_is_refused(teacher_api, live_session, questions, students):
+def test_an_answer_to_a_question_the_class_has_left_is_refused(
+    teacher_api, live_session, questions, students
+):
     goto(teacher_api, live_session, questions["text"])
     stale = answer(students[0], questions["multiple_choice"], {"choices": [0]})
     assert stale.status_code == 409
@@ -162,7 +164,9 @@ def test_tallies_cost_the_same_few_queries_however_many_students_answer(
 def test_a_teacher_stars_an_answer(teacher_api, live_session, questions, students):
     answer(students[0], questions["multiple_choice"], {"choices": [0]})
     response_id = Response.objects.get().pk
-    starred = teacher_api.post(f"/api/sessions/{live_session.pk}/responses/{response_id}/star", {"starred": True})
+    starred = teacher_api.post(
+        f"/api/sessions/{live_session.pk}/responses/{response_id}/star", {"starred": True}
+    )
     assert starred.json()["starred"] is True
 
 

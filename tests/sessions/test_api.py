@@ -12,19 +12,32 @@ def test_a_teacher_builds_a_deck_with_every_kind_through_the_api(teacher_api):
         ("drawing", {"max_points": 500}),
         ("slide", {"body": "Well done"}),
     ]:
-        created = teacher_api.post(f"/api/decks/{deck['id']}/questions", {"kind": kind, "prompt": f"A {kind}", "config": config})
+        created = teacher_api.post(
+            f"/api/decks/{deck['id']}/questions", {"kind": kind, "prompt": f"A {kind}", "config": config}
+        )
         assert created.status_code == 201, created.content
     fetched = teacher_api.get(f"/api/decks/{deck['id']}").json()
-    assert [q["kind"] for q in fetched["questions"]] == ["multiple_choice", "text", "number", "draggable", "drawing", "slide"]
+    assert [q["kind"] for q in fetched["questions"]] == [
+        "multiple_choice",
+        "text",
+        "number",
+        "draggable",
+        "drawing",
+        "slide",
+    ]
     assert [q["position"] for q in fetched["questions"]] == [0, 1, 2, 3, 4, 5]
 
 
 def test_questions_can_be_edited_reordered_and_deleted(teacher_api, deck):
     ids = [q["id"] for q in teacher_api.get(f"/api/decks/{deck.pk}").json()["questions"]]
-    edited = teacher_api.patch(f"/api/decks/{deck.pk}/questions/{ids[1]}", {"prompt": "Say more", "config": {"max_length": 80}})
+    edited = teacher_api.patch(
+        f"/api/decks/{deck.pk}/questions/{ids[1]}", {"prompt": "Say more", "config": {"max_length": 80}}
+    )
     assert edited.json()["prompt"] == "Say more"
     assert edited.json()["config"]["max_length"] == 80
-    reordered = teacher_api.put(f"/api/decks/{deck.pk}/questions/order", {"question_ids": list(reversed(ids))})
+    reordered = teacher_api.put(
+        f"/api/decks/{deck.pk}/questions/order", {"question_ids": list(reversed(ids))}
+    )
     assert [q["id"] for q in reordered.json()["questions"]] == list(reversed(ids))
     assert teacher_api.delete(f"/api/decks/{deck.pk}/questions/{ids[0]}").status_code == 204
     remaining = teacher_api.get(f"/api/decks/{deck.pk}").json()["questions"]
@@ -81,7 +94,10 @@ def test_joining_with_a_wrong_code_or_a_blank_name_is_a_clear_error(live_session
 def test_guessing_join_codes_is_rate_limited(live_session, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "join": (5, 60)}
     anonymous = Api()
-    statuses = [anonymous.post("/api/join", {"join_code": "ZZZZZ9", "display_name": "X"}).status_code for _ in range(7)]
+    statuses = [
+        anonymous.post("/api/join", {"join_code": "ZZZZZ9", "display_name": "X"}).status_code
+        for _ in range(7)
+    ]
     assert statuses[:5] == [404] * 5
     assert statuses[5:] == [429, 429]
     limited = anonymous.post("/api/join", {"join_code": live_session.join_code, "display_name": "Real"})
