@@ -1,0 +1,69 @@
+"""Starts peardeck the way production does (gunicorn + uvicorn workers) on a free local port.
+
+Used by tests that must cross a real socket and by the benchmarks under bench/.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def manage(*args: str, env: dict) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+@contextmanager
+def running_server(env_overrides: dict, *, workers: int | None = None, log_path: Path | None = None):
+    """Migrates the configured database, starts gunicorn, waits for /readyz, yields the base URL."""
+    port = free_port()
+    env = {**os.environ, **env_overrides, "PEARDECK_BIND": f"127.0.0.1:{port}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    if workers is not None:
+        env["WEB_CONCURRENCY"] = str(workers)
+    manage("migrate", "--no-input", env=env)
+    log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "peardeck.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_path}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not become ready within 30 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if log_path:
+            log.close()
