@@ -1,9 +1,12 @@
-"""Health endpoints for the load balancer and the kubelet.
+"""Health endpoints for the load balancer and the kubelet, answered before any other middleware.
+
+The kubelet calls with the pod's IP as Host and the load balancer over plain HTTP, so these
+must not meet the Host check or the HTTPS redirect; they carry no data worth protecting.
 
 `/healthz` (liveness) answers as long as the process can serve a request; it never touches the
 database, Redis or Firebase, so an outage of one of those does not get healthy pods restarted.
-`/readyz` (readiness) also checks the database, so a pod that cannot reach it stops taking traffic.
-Both report the running version so each staged version can be told apart.
+`/readyz` (readiness) also checks the database, so a pod that cannot reach it stops taking
+traffic. Both report the running version so each staged version can be told apart.
 """
 
 from django.conf import settings
@@ -24,7 +27,20 @@ def readyz(request):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except Exception as exc:  # any database failure means "not ready", never a 500
-        return JsonResponse(
-            {"status": "unavailable", "reason": f"database: {type(exc).__name__}", **_version()}, status=503
-        )
+        body = {"status": "unavailable", "reason": f"database: {type(exc).__name__}", **_version()}
+        return JsonResponse(body, status=503)
     return JsonResponse({"status": "ok", **_version()})
+
+
+_ENDPOINTS = {"/healthz": healthz, "/readyz": readyz}
+
+
+class HealthCheckMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        endpoint = _ENDPOINTS.get(request.path_info)
+        if endpoint is not None and request.method in ("GET", "HEAD"):
+            return endpoint(request)
+        return self.get_response(request)

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "peardeck.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,6 +70,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "peardeck.urls"
+# Threads per web worker serving HTTP (see peardeck/http_bridge.py); keep DATABASE_POOL_MAX above it.
+HTTP_THREADS = env_int("HTTP_THREADS", 8)
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "peardeck.asgi.application"
 
@@ -90,13 +93,16 @@ TEMPLATES = [
 # Database: SQLite under var/ unless DATABASE_URL names another.
 _database_url = env_str("DATABASE_URL")
 if _database_url:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            _database_url,
-            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-            conn_health_checks=True,
-        )
-    }
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_health_checks=False)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Under ASGI each request's sync code may run on a different thread, so per-thread persistent
+        # connections pile up until PostgreSQL refuses more; a pool per worker bounds them instead.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DATABASE_POOL_MIN", 1),
+            "max_size": env_int("DATABASE_POOL_MAX", 10),
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+        }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -118,7 +124,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
+            "BACKEND": "django_prometheus.cache.backends.redis.NativeRedisCache",
             "LOCATION": REDIS_URL,
         }
     }
@@ -174,8 +180,6 @@ X_FRAME_OPTIONS = "DENY"
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    # Health checks from the load balancer and kubelet arrive over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)

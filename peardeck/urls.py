@@ -5,6 +5,7 @@ from peardeck import health
 from peardeck.api import api, unknown_endpoint
 
 urlpatterns = [
+    # Normally answered by peardeck.health.HealthCheckMiddleware before the Host check.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/", api.urls),

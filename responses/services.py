@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 
 from peardeck import realtime
 from peardeck.errors import DomainError
@@ -25,15 +24,17 @@ class Submitted:
 
 
 def _session_for_answer(session_id: int) -> Session:
-    """Reads the session under a shared lock on PostgreSQL.
+    """Reads the session under a key-share lock on PostgreSQL.
 
-    Answers to one session run side by side, while a teacher's lock (which takes the row for
-    update) waits for answers in flight and is then seen by every later one: no answer is
-    accepted after the lock that locked it out has committed. SQLite serialises writers anyway.
+    Key-share is the lock the foreign key of a new response takes on the session row anyway, so
+    answers to one session still run side by side; but it conflicts with the FOR UPDATE that every
+    teacher action takes (sessions.services._locked). A lock therefore waits for answers in flight
+    and is seen by every later one: no answer is accepted after the lock that shut it out has
+    committed. SQLite serialises writers anyway.
     """
     if connection.vendor == "postgresql":
         table = Session._meta.db_table
-        rows = list(Session.objects.raw(f"SELECT * FROM {table} WHERE id = %s FOR SHARE", [session_id]))  # noqa: S608
+        rows = list(Session.objects.raw(f"SELECT * FROM {table} WHERE id = %s FOR KEY SHARE", [session_id]))  # noqa: S608
         return rows[0]
     return Session.objects.get(pk=session_id)
 
@@ -51,19 +52,25 @@ def submit_response(
         )
     if not isinstance(question_id, int) or isinstance(question_id, bool):
         raise DomainError("invalid", "question_id must be an integer", field="question_id")
-    with transaction.atomic():
-        submitted = _submit(student.pk, student.session_id, question_id, submission_id, answer, source)
-        if not submitted.duplicate:
-            response = submitted.response
-            realtime.publish_after_commit(
-                student.session_id,
-                {
-                    "type": "response_submitted",
-                    "question_id": response.question_id,
-                    "student_id": response.student_id,
-                    "version": response.version,
-                },
-            )
+    try:
+        with transaction.atomic():
+            submitted = _submit(student.pk, student.session_id, question_id, submission_id, answer, source)
+            if not submitted.duplicate:
+                response = submitted.response
+                realtime.publish_after_commit(
+                    student.session_id,
+                    {
+                        "type": "response_submitted",
+                        "question_id": response.question_id,
+                        "student_id": response.student_id,
+                        "version": response.version,
+                    },
+                )
+    except IntegrityError as exc:
+        # Only a submission_id reused for another question gets past the checks in _submit.
+        raise DomainError(
+            "submission_id_reused", "That submission_id was used for another answer.", field="submission_id"
+        ) from exc
     return submitted
 
 
@@ -108,29 +115,23 @@ def _submit(
     if earlier is not None:
         return _replayed(earlier, question, answer)
     if not created:
+        # The row is locked by this transaction, so version + 1 cannot race.
         response.answer = cleaned
         response.is_correct = kinds.is_correct(question.kind, question.config, cleaned)
         response.source = source
         response.submission_id = submission_id
-        response.version = F("version") + 1
+        response.version += 1
         response.save(
             update_fields=["answer", "is_correct", "source", "submission_id", "version", "updated_at"]
         )
-        response.refresh_from_db(fields=["version"])
-    try:
-        with transaction.atomic():
-            Submission.objects.create(
-                student_id=student_id,
-                submission_id=submission_id,
-                question=question,
-                response=response,
-                answer=cleaned,
-                source=source,
-            )
-    except IntegrityError as exc:
-        raise DomainError(
-            "submission_id_reused", "That submission_id was used for another answer.", field="submission_id"
-        ) from exc
+    Submission.objects.create(
+        student_id=student_id,
+        submission_id=submission_id,
+        question=question,
+        response=response,
+        answer=cleaned,
+        source=source,
+    )
     return Submitted(response=response, duplicate=False)
 
 

@@ -63,3 +63,12 @@ def test_a_bad_boolean_is_a_clear_configuration_error(tmp_path):
     result = run_manage(["check"], {"DEBUG": "maybe"}, tmp_path)
     assert result.returncode != 0
     assert "DEBUG must be one of" in result.stderr
+
+
+def test_health_endpoints_answer_whatever_the_host_header(client, db):
+    # The kubelet probes with the pod IP as Host, which is never in ALLOWED_HOSTS.
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path, HTTP_HOST="10.8.3.17:8000")
+        assert response.status_code == 200, path
+        assert response.json()["status"] == "ok"
+    assert client.get("/api/decks", HTTP_HOST="10.8.3.17:8000").status_code == 400
