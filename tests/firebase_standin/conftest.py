@@ -1,0 +1,5 @@
+from tests.firebase_standin.fixtures import (  # noqa: F401 - fixtures used by name
+    firebase_app,
+    firebase_service_account,
+    firebase_standin,
+)
