@@ -296,6 +296,51 @@ def test_a_listener_whose_credential_is_revoked_reconnects_and_gets_the_value_ag
     assert firebase_standin.request_counts()["LISTEN"] == 2
 
 
+def test_an_update_from_above_reaches_a_listener_as_one_event_per_update(firebase_app):
+    ref = root(firebase_app)
+    recorder = EventRecorder()
+    registration = ref.child("sessions/S1").listen(recorder)
+    try:
+        recorder.wait_for_count(1)
+        ref.update({"sessions/S1/a": 1, "sessions/S1/b": {"c": 2}, "elsewhere": 3})
+        ref.update({"sessions/S1": {"seq": 5}, "elsewhere": 4})
+        ref.update({"elsewhere": 5})
+        ref.child("sessions/S1/seq").set(6)
+        ref.update({"sessions/S1/x/y": 7, "elsewhere": 6})
+        events = recorder.wait_for_count(5)
+    finally:
+        registration.close()
+
+    assert events == [
+        ("put", "/", None),
+        ("patch", "/", {"a": 1, "b": {"c": 2}}),
+        ("put", "/", {"seq": 5}),
+        ("put", "/seq", 6),
+        # Keys of a patch event are paths relative to the event's path.
+        ("patch", "/", {"x/y": 7}),
+    ]
+
+
+def test_a_listener_whose_reconnection_fails_stops_for_good(firebase_app, firebase_standin, monkeypatch):
+    # firebase-admin's listener thread reconnects 3 s after its stream ends; if the database is
+    # still down then, the thread dies and the callback is never called again.
+    died = []
+    monkeypatch.setattr(threading, "excepthook", died.append)
+    recorder = EventRecorder()
+    registration = root(firebase_app).child("a").listen(recorder)
+    recorder.wait_for_count(1)
+
+    firebase_standin.go_down("refuse")
+    registration._thread.join(timeout=10)
+    firebase_standin.come_up()
+    root(firebase_app).child("a").set(1)
+
+    assert not registration._thread.is_alive()
+    assert len(died) == 1
+    assert recorder.events == [("put", "/", None)]
+    registration.close()
+
+
 # --- shards and namespaces ----------------------------------------------------------------------
 
 
@@ -323,6 +368,30 @@ def test_an_http_database_url_with_ns_reaches_it_without_the_environment_variabl
         assert firebase_standin.data("by-url") == {"k": "v"}
     finally:
         firebase_admin.delete_app(app)
+
+
+def test_without_ns_the_namespace_comes_from_the_host_name(firebase_standin):
+    request = urllib.request.Request(
+        f"http://{firebase_standin.address}/k.json",
+        data=b"1",
+        method="PUT",
+        headers={"Host": "shard-9.localhost"},
+    )
+    urllib.request.urlopen(request, timeout=5).close()
+
+    assert firebase_standin.data("shard-9") == {"k": 1}
+
+
+def test_a_body_that_is_not_json_is_refused_with_400(firebase_standin):
+    request = urllib.request.Request(
+        f"http://{firebase_standin.address}/k.json?ns=x", data=b"{not json", method="PUT"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+
+    assert refused.value.code == 400
+    assert "error" in json.loads(refused.value.read())
+    assert firebase_standin.data("x") is None
 
 
 # --- auth -------------------------------------------------------------------------------------
