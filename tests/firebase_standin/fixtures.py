@@ -1,6 +1,11 @@
 """pytest fixtures for the Firebase stand-in; the top-level tests/conftest.py imports them.
 
-from tests.firebase_standin.fixtures import firebase_app, firebase_standin  # noqa: F401
+from tests.firebase_standin.fixtures import (  # noqa: F401 - fixtures are used by name
+    firebase_app,
+    firebase_service_account,
+    firebase_settings,
+    firebase_standin,
+)
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from .credentials import write_service_account
 from .server import StandIn
 
 FIREBASE_TEST_NAMESPACE = "peardeck-test"
+FIREBASE_TEST_SHARDS = (FIREBASE_TEST_NAMESPACE, "peardeck-test-2")
 # Short, so that ListenerRegistration.close() (which only returns once the server writes
 # something on the stream) is quick in tests; real Firebase sends one about every 30 s.
 TEST_KEEPALIVE_SECONDS = 0.2
@@ -52,6 +58,22 @@ def firebase_service_account(tmp_path: Path) -> Path:
     """A throwaway service-account JSON file (locally generated RSA key) for
     FIREBASE_CREDENTIALS_FILE; it lets firebase-admin sign custom tokens offline."""
     return write_service_account(tmp_path, FIREBASE_TEST_NAMESPACE)
+
+
+@pytest.fixture
+def firebase_settings(settings, firebase_standin: StandIn, firebase_service_account: Path):
+    """Django settings switched to Firebase on, with two shards served by the stand-in.
+
+    The settings module reads the environment once at import, so tests change ``settings``
+    (pytest-django) rather than the environment; peardeck/firebase.py must read these settings
+    when it creates its firebase-admin app, not at import time.
+    """
+    settings.FIREBASE_DATABASE_URLS = [
+        f"https://{namespace}.firebaseio.com" for namespace in FIREBASE_TEST_SHARDS
+    ]
+    settings.FIREBASE_DATABASE_EMULATOR_HOST = firebase_standin.address
+    settings.FIREBASE_CREDENTIALS_FILE = str(firebase_service_account)
+    return settings
 
 
 class EventRecorder:

@@ -21,7 +21,7 @@ from google.auth import jwt
 
 from tests.firebase_standin import StandIn
 from tests.firebase_standin.credentials import public_key_pem, service_account_info
-from tests.firebase_standin.fixtures import FIREBASE_TEST_NAMESPACE, EventRecorder
+from tests.firebase_standin.fixtures import FIREBASE_TEST_NAMESPACE, FIREBASE_TEST_SHARDS, EventRecorder
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -341,6 +341,24 @@ def test_a_listener_whose_reconnection_fails_stops_for_good(firebase_app, fireba
     registration.close()
 
 
+def test_cancelled_listeners_are_closed_and_others_keep_running(firebase_app, firebase_standin):
+    ref = root(firebase_app)
+    cancelled, kept = EventRecorder(), EventRecorder()
+    one = ref.child("private/st1").listen(cancelled)
+    two = ref.child("public").listen(kept)
+    cancelled.wait_for_count(1)
+    kept.wait_for_count(1)
+
+    assert firebase_standin.cancel_listeners(FIREBASE_TEST_NAMESPACE, "/private") == 1
+    assert firebase_standin.listener_count == 1
+    ref.child("public/x").set(1)
+    kept.wait_for_count(2)
+    one.close()
+    two.close()
+
+    assert cancelled.events == [("put", "/", None)]
+
+
 # --- shards and namespaces ----------------------------------------------------------------------
 
 
@@ -392,6 +410,22 @@ def test_a_body_that_is_not_json_is_refused_with_400(firebase_standin):
     assert refused.value.code == 400
     assert "error" in json.loads(refused.value.read())
     assert firebase_standin.data("x") is None
+
+
+def test_the_settings_fixture_points_every_shard_at_the_stand_in(firebase_settings, firebase_standin):
+    app = firebase_admin.initialize_app(
+        credentials.Certificate(firebase_settings.FIREBASE_CREDENTIALS_FILE),
+        options={"databaseURL": firebase_settings.FIREBASE_DATABASE_URLS[0]},
+        name=f"standin-{uuid.uuid4().hex}",
+    )
+    try:
+        for n, url in enumerate(firebase_settings.FIREBASE_DATABASE_URLS):
+            db.reference("/shard", app=app, url=url).set(n)
+    finally:
+        firebase_admin.delete_app(app)
+
+    assert firebase_standin.address == firebase_settings.FIREBASE_DATABASE_EMULATOR_HOST
+    assert [firebase_standin.data(ns) for ns in FIREBASE_TEST_SHARDS] == [{"shard": 0}, {"shard": 1}]
 
 
 # --- auth -------------------------------------------------------------------------------------
