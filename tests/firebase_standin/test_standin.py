@@ -453,6 +453,8 @@ def test_with_owner_required_other_credentials_are_refused(monkeypatch):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=5)
         assert refused.value.code == 401
+        with urllib.request.urlopen(f"http://{standin.address}/a.json?ns=ns&auth=owner", timeout=5) as answer:
+            assert json.loads(answer.read()) == 1
         assert standin.data("ns") == {"a": 1}
 
 
