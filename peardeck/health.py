@@ -24,5 +24,7 @@ def readyz(request):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except Exception as exc:  # any database failure means "not ready", never a 500
-        return JsonResponse({"status": "unavailable", "reason": f"database: {type(exc).__name__}", **_version()}, status=503)
+        return JsonResponse(
+            {"status": "unavailable", "reason": f"database: {type(exc).__name__}", **_version()}, status=503
+        )
     return JsonResponse({"status": "ok", **_version()})

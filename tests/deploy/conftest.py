@@ -42,7 +42,10 @@ def kubernetes_validate() -> str:
 
 def render_overlay(kubectl: str, overlay: str) -> str:
     result = subprocess.run(
-        [kubectl, "kustomize", str(DEPLOY / "overlays" / overlay)], capture_output=True, text=True, check=False
+        [kubectl, "kustomize", str(DEPLOY / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, f"kubectl kustomize {overlay} failed:\n{result.stderr}"
     return result.stdout

@@ -25,7 +25,9 @@ def containers(obj: dict) -> list[dict]:
 
 
 def peardeck_workloads(objects):
-    return [o for o in workloads(objects) if o["metadata"]["labels"].get("app.kubernetes.io/name") == "peardeck"]
+    return [
+        o for o in workloads(objects) if o["metadata"]["labels"].get("app.kubernetes.io/name") == "peardeck"
+    ]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -102,7 +104,9 @@ def test_pods_run_as_an_account_with_no_kubernetes_permissions_and_no_token(rend
     objects = rendered[overlay]
     account = find(objects, "ServiceAccount", "peardeck")
     assert account["automountServiceAccountToken"] is False
-    assert not [o for o in objects if o["kind"] in {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}]
+    assert not [
+        o for o in objects if o["kind"] in {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+    ]
     for obj in workloads(objects):
         spec = pod_spec(obj)
         assert spec["serviceAccountName"] == "peardeck", obj["metadata"]["name"]
@@ -198,7 +202,8 @@ def test_only_one_firebase_worker_ever_runs(rendered, overlay):
     assert not [
         o
         for o in rendered[overlay]
-        if o["kind"] == "HorizontalPodAutoscaler" and o["spec"]["scaleTargetRef"]["name"] == "peardeck-firebase-worker"
+        if o["kind"] == "HorizontalPodAutoscaler"
+        and o["spec"]["scaleTargetRef"]["name"] == "peardeck-firebase-worker"
     ]
 
 
@@ -240,7 +245,12 @@ def test_peardeck_pods_read_secrets_from_mounted_files_and_write_only_to_empty_d
         (container,) = spec["containers"]
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         volumes = {v["name"]: v for v in spec["volumes"]}
-        for variable in ("DATABASE_URL_FILE", "REDIS_URL_FILE", "SECRET_KEY_FILE", "FIREBASE_CREDENTIALS_FILE"):
+        for variable in (
+            "DATABASE_URL_FILE",
+            "REDIS_URL_FILE",
+            "SECRET_KEY_FILE",
+            "FIREBASE_CREDENTIALS_FILE",
+        ):
             directory, _, filename = config[variable].rpartition("/")
             mount = mounts[directory]
             assert mount["readOnly"] is True
@@ -293,7 +303,9 @@ def test_network_policies_admit_only_the_load_balancer_and_prometheus(rendered, 
     metrics = policies["peardeck-metrics-from-monitoring"]
     (rule,) = metrics["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 9100}]
-    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
     web = policies["peardeck-web-from-load-balancer"]
     (rule,) = web["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
@@ -311,7 +323,9 @@ def test_prometheus_scrapes_every_peardeck_pod_on_its_metrics_port(rendered, ove
     monitors = [o for o in objects if o["kind"] in {"ServiceMonitor", "PodMonitor"}]
     for monitor in monitors:
         assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
-        endpoints = monitor["spec"]["endpoints" if monitor["kind"] == "ServiceMonitor" else "podMetricsEndpoints"]
+        endpoints = monitor["spec"][
+            "endpoints" if monitor["kind"] == "ServiceMonitor" else "podMetricsEndpoints"
+        ]
         assert endpoints and all(e["port"] == "metrics" and e["path"] == "/metrics" for e in endpoints)
         jobs = [r["replacement"] for e in endpoints for r in e["relabelings"] if r["targetLabel"] == "job"]
         assert jobs and all(job.startswith("peardeck") for job in jobs), "TargetDown matches job=~peardeck.*"
@@ -326,13 +340,16 @@ def test_prometheus_scrapes_every_peardeck_pod_on_its_metrics_port(rendered, ove
         def selects(selector, target_labels):
             return selector["matchLabels"].items() <= target_labels.items()
 
-        scraped = [m for m in monitors if m["kind"] == "PodMonitor" and selects(m["spec"]["selector"], labels)]
+        scraped = [
+            m for m in monitors if m["kind"] == "PodMonitor" and selects(m["spec"]["selector"], labels)
+        ]
         for service in services:
             if service["spec"]["selector"].items() <= labels.items():
                 scraped += [
                     m
                     for m in monitors
-                    if m["kind"] == "ServiceMonitor" and selects(m["spec"]["selector"], service["metadata"]["labels"])
+                    if m["kind"] == "ServiceMonitor"
+                    and selects(m["spec"]["selector"], service["metadata"]["labels"])
                 ]
         assert len(scraped) == 1, f"{obj['metadata']['name']} is scraped by {len(scraped)} monitors"
 
