@@ -59,7 +59,6 @@ def test_the_security_scan_passes_on_every_overlay_and_the_dockerfile(scan_input
 
 
 def test_every_skipped_check_is_justified():
-    assert SKIPS, "an empty skip list is fine, but then delete this test's subject"
     for check_id, entry in SKIPS.items():
         assert check_id.startswith("CKV"), check_id
         assert entry["title"].strip()

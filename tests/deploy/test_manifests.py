@@ -54,6 +54,32 @@ def test_every_built_in_object_passes_strict_schema_validation(
     assert len(passed) == len(built_in), f"validated {passed}, expected {len(built_in)} built-in objects"
 
 
+# What each custom resource's CRD requires, since kubernetes-validate has no schema for them.
+CUSTOM_RESOURCE_FIELDS = {
+    ("BackendConfig", "cloud.google.com/v1"): ["timeoutSec", "healthCheck", "connectionDraining"],
+    ("ServiceMonitor", "monitoring.coreos.com/v1"): ["selector", "endpoints"],
+    ("PodMonitor", "monitoring.coreos.com/v1"): ["selector", "podMetricsEndpoints"],
+    ("PrometheusRule", "monitoring.coreos.com/v1"): ["groups"],
+}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_custom_resource_has_the_fields_its_crd_requires(rendered, overlay):
+    custom = [o for o in rendered[overlay] if o["kind"] in CUSTOM_KINDS]
+    assert {o["kind"] for o in custom} == CUSTOM_KINDS
+    for obj in custom:
+        where = f"{overlay} {obj['kind']}/{obj['metadata'].get('name')}"
+        required = CUSTOM_RESOURCE_FIELDS.get((obj["kind"], obj["apiVersion"]))
+        assert required is not None, f"{where}: unexpected apiVersion {obj['apiVersion']}"
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", obj["metadata"]["name"]), where
+        assert obj["metadata"]["namespace"].startswith("peardeck"), where
+        assert set(obj) <= {"apiVersion", "kind", "metadata", "spec"}, where
+        missing = [field for field in required if not obj["spec"].get(field)]
+        assert not missing, f"{where}: missing {missing}"
+        if "selector" in required:
+            assert obj["spec"]["selector"]["matchLabels"], where
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_container_has_requests_limits_and_probes(rendered, overlay):
     for obj in workloads(rendered[overlay]):
