@@ -51,15 +51,6 @@ def test_the_renderer_refuses_a_rules_file_that_is_not_a_list_of_groups():
         renderer.render("rules: []\n")
 
 
-def test_the_placeholder_rules_file_pages_when_a_peardeck_target_is_down():
-    rules = {rule["alert"]: rule for group in plain_groups() for rule in group["rules"] if "alert" in rule}
-    target_down = rules["PeardeckTargetDown"]
-    assert target_down["expr"] == 'up{job=~"peardeck.*"} == 0'
-    assert target_down["for"] == "5m"
-    assert target_down["labels"]["severity"] == "page"
-    assert target_down["annotations"]["summary"] and target_down["annotations"]["description"]
-
-
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_rendered_prometheusrule_holds_exactly_the_groups_of_the_plain_rules_file(rendered, overlay):
     rule = find(rendered[overlay], "PrometheusRule", "peardeck")
