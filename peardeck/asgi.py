@@ -1,5 +1,6 @@
-"""The ASGI application gunicorn's uvicorn workers serve: HTTP through Django, WebSockets through
-Channels."""
+"""The ASGI application gunicorn's uvicorn workers serve: plain HTTP through Django (see
+peardeck/http_bridge.py), WebSockets through Channels behind an Origin check against
+ALLOWED_HOSTS, with the browser's login session available to teacher sockets."""
 
 import os
 
@@ -9,14 +10,21 @@ import django
 
 django.setup()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 from peardeck.http_bridge import WsgiOverAsgi  # noqa: E402
+from peardeck.realtime import BindServerLoop  # noqa: E402
+from sessions.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": WsgiOverAsgi(get_wsgi_application(), max_threads=settings.HTTP_THREADS),
-    }
+application = BindServerLoop(
+    ProtocolTypeRouter(
+        {
+            "http": WsgiOverAsgi(get_wsgi_application(), max_threads=settings.HTTP_THREADS),
+            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    )
 )

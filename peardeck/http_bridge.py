@@ -15,8 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 
-from peardeck import realtime
-
 # Bodies past this are refused before they are buffered; Django's own cap is far lower.
 _HARD_BODY_LIMIT_FACTOR = 4
 
@@ -25,12 +23,8 @@ class WsgiOverAsgi:
     def __init__(self, wsgi_application, *, max_threads: int):
         self.wsgi_application = wsgi_application
         self.executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="http")
-        self._bound = False
 
     async def __call__(self, scope, receive, send):
-        if not self._bound:
-            realtime.bind_server_loop(asyncio.get_running_loop())
-            self._bound = True
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return

@@ -3,7 +3,13 @@
 from responses.models import Response
 from sessions import kinds
 from sessions.models import Question, Session, Student
-from sessions.selectors import questions_of_session
+from sessions.selectors import (
+    question_document,
+    questions_of_session,
+    student_question,
+    student_state,
+    teacher_state,
+)
 
 
 def response_document(response: Response, *, with_student: bool) -> dict:
@@ -94,3 +100,70 @@ def takeaways_of(student: Student) -> list[dict]:
             }
         )
     return takeaways
+
+
+def tally_event(session_id: int, changed: set[tuple[int, int]]) -> dict | None:
+    """One coalesced update for a session: fresh tallies of the questions that were answered, and
+    the changed responses themselves (only teachers receive those; see sessions/events.py)."""
+    session = Session.objects.filter(pk=session_id).first()
+    if session is None:
+        return None
+    question_ids = sorted({question_id for question_id, _student in changed})
+    student_ids = {student_id for _question, student_id in changed}
+    responses = Response.objects.filter(
+        session=session, question_id__in=question_ids, student_id__in=student_ids
+    )
+    return {
+        "type": "tallies",
+        "seq": session.seq,
+        "revealed_question_ids": session.revealed_question_ids,
+        "tallies": list(tallies_of(session, question_ids=question_ids).values()),
+        "responses": [
+            {
+                "id": response.pk,
+                "question_id": response.question_id,
+                "student_id": response.student_id,
+                "answer": response.answer,
+                "is_correct": response.is_correct,
+                "version": response.version,
+                "source": response.source,
+            }
+            for response in responses
+            if (response.question_id, response.student_id) in changed
+        ],
+    }
+
+
+# --- the documents each role starts from (HTTP state endpoints and WebSocket hello) ------------
+
+
+def dashboard_state(session: Session) -> dict:
+    """The teacher's dashboard: the session, roster, every current answer and every tally."""
+    return {
+        **teacher_state(session),
+        "responses": [response_document(r, with_student=False) for r in responses_of(session)],
+        "tallies": list(tallies_of(session).values()),
+    }
+
+
+def student_view(student: Student) -> dict:
+    question = student_question(student)
+    return student_state(student, own_answer(student, question))
+
+
+def projector_state(session: Session) -> dict:
+    """The projector: join code, the current question, a head count, and results only if revealed."""
+    question = session.current_question
+    revealed = bool(question and session.is_revealed(question.pk))
+    return {
+        "id": session.pk,
+        "join_code": session.join_code,
+        "state": session.state,
+        "seq": session.seq,
+        "current_question_id": session.current_question_id,
+        "question": question_document(question, for_teacher=False) if question else None,
+        "locked": bool(question and session.is_locked(question.pk)),
+        "revealed": revealed,
+        "students": session.students.filter(removed_at__isnull=True).count(),
+        "tally": tallies_of(session, question_ids=[question.pk]).get(question.pk) if revealed else None,
+    }

@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from peardeck import realtime
 from peardeck.errors import DomainError
 from responses.models import SOURCE_CHOICES, Response, Submission
+from responses.selectors import tally_event
 from sessions import kinds
 from sessions.models import Question, Session, Student
 
@@ -57,14 +58,9 @@ def submit_response(
             submitted = _submit(student.pk, student.session_id, question_id, submission_id, answer, source)
             if not submitted.duplicate:
                 response = submitted.response
-                realtime.publish_after_commit(
-                    student.session_id,
-                    {
-                        "type": "response_submitted",
-                        "question_id": response.question_id,
-                        "student_id": response.student_id,
-                        "version": response.version,
-                    },
+                item = (response.question_id, response.student_id)
+                transaction.on_commit(
+                    lambda: realtime.publish_coalesced(student.session_id, item, tally_event)
                 )
     except IntegrityError as exc:
         # Only a submission_id reused for another question gets past the checks in _submit.

@@ -7,7 +7,7 @@ from ninja import Field, Router, Schema, Status
 from peardeck.auth import student_auth, teacher_auth
 from peardeck.errors import DomainError
 from peardeck.ratelimit import check_rate, client_address
-from responses.selectors import own_answer
+from responses.selectors import student_view
 from sessions import kinds, selectors, services
 from sessions.models import Deck, Session
 
@@ -272,7 +272,7 @@ def end_session(request, session_id: int):
 def join(request, payload: JoinIn):
     check_rate("join", client_address(request))
     student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)
-    return Status(201, {"token": token, **_student_state(student)})
+    return Status(201, {"token": token, **student_view(student)})
 
 
 def _active_student(request):
@@ -283,16 +283,11 @@ def _active_student(request):
     return student
 
 
-def _student_state(student) -> dict:
-    question = selectors.student_question(student)
-    return selectors.student_state(student, own_answer(student, question))
-
-
 @student_router.get(
     "/student/state", auth=student_auth, summary="What you see now: your question, lock, your answer"
 )
 def student_state(request):
-    return _student_state(_active_student(request))
+    return student_view(_active_student(request))
 
 
 @student_router.post(
@@ -300,4 +295,4 @@ def student_state(request):
 )
 def move(request, payload: MoveIn):
     student = services.move_student(student=_active_student(request), question_id=payload.question_id)
-    return _student_state(student)
+    return student_view(student)

@@ -1,7 +1,7 @@
 """Reads of decks, sessions and students, and the state documents each role is shown."""
 
 from peardeck.errors import DomainError
-from peardeck.tokens import STUDENT_PREFIX, token_hash
+from peardeck.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, token_hash
 from sessions import kinds
 from sessions.models import Deck, Question, Session, Student
 
@@ -116,3 +116,51 @@ def student_state(student: Student, own_answer: dict | None) -> dict:
     if session.pacing == Session.STUDENT:
         document["question_ids"] = [question.pk for question in questions_of_session(session)]
     return document
+
+
+def session_for_socket(
+    *, join_code: str, role: str, user=None, token: str = ""
+) -> tuple[Session, Student | None]:
+    """Who a WebSocket connection is, for the session with that join code; refuses by DomainError.
+
+    Teachers come with their browser login or an API token, students with their token, the
+    projector with the read-only key the teacher's dashboard gets.
+    """
+    from accounts.selectors import teacher_for_api_token
+    from sessions.joincodes import normalize_join_code
+
+    code = normalize_join_code(join_code)
+    if code is None:
+        raise DomainError("session_not_found", "No session has that join code.", field="join_code")
+    if role == "teacher":
+        teacher = user if user is not None and user.is_authenticated else teacher_for_api_token(token)
+        if teacher is None:
+            raise DomainError("not_authenticated", "Log in or send an API token.")
+        # Codes are reused after a session ends; the teacher means their newest session with it.
+        session = Session.objects.filter(teacher=teacher, join_code=code).order_by("-created_at").first()
+        if session is None:
+            raise DomainError(
+                "session_not_found", "None of your sessions has that join code.", field="join_code"
+            )
+        return session, None
+    if role == "student":
+        student = student_for_token(token)
+        if student is None:
+            raise DomainError(
+                "not_authenticated", "Join the session first: your token is missing or unknown."
+            )
+        if student.session.join_code != code:
+            raise DomainError(
+                "session_not_found", "Your token belongs to another session.", field="join_code"
+            )
+        if student.is_removed:
+            raise DomainError("student_removed", "The teacher removed you from this session.")
+        return student.session, student
+    if role == "projector":
+        session = None
+        if token.startswith(PROJECTOR_PREFIX):
+            session = Session.objects.filter(join_code=code, projector_key_hash=token_hash(token)).first()
+        if session is None:
+            raise DomainError("not_authenticated", "The projector key is missing or out of date.")
+        return session, None
+    raise DomainError("not_found", f"No role {role!r}; use teacher, student or projector.", field="role")

@@ -10,6 +10,7 @@ from peardeck.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, new_token, token_h
 from sessions import kinds
 from sessions.joincodes import new_join_code, normalize_join_code
 from sessions.models import Deck, Question, Session, Student
+from sessions.selectors import question_document
 
 MAX_QUESTIONS_PER_DECK = 200
 MAX_DISPLAY_NAME = 40
@@ -122,7 +123,7 @@ def _announce_question_edit(question: Question) -> None:
     for session in Session.objects.filter(deck_id=question.deck_id, current_question=question).exclude(
         state=Session.ENDED
     ):
-        _bump(session, "question_changed", question_id=question.id)
+        _bump(session, "question_changed", **_question_payload(session, question.id))
 
 
 @transaction.atomic
@@ -162,6 +163,21 @@ def _bump(session: Session, event_type: str, **payload) -> None:
     Session.objects.filter(pk=session.pk).update(seq=F("seq") + 1)
     session.refresh_from_db(fields=["seq"])
     realtime.publish_after_commit(session.pk, {"type": event_type, "seq": session.seq, **payload})
+
+
+def _question_payload(session: Session, question_id: int | None) -> dict:
+    """What every role needs to show a question: never its correct answers."""
+    question = Question.objects.filter(pk=question_id).first() if question_id else None
+    return {
+        "question_id": question_id,
+        "question": question_document(question, for_teacher=False) if question else None,
+        "locked": bool(question_id and session.is_locked(question_id)),
+        "revealed": bool(question_id and session.is_revealed(question_id)),
+    }
+
+
+def _active_students(session: Session) -> int:
+    return session.students.filter(removed_at__isnull=True).count()
 
 
 def _locked(session: Session) -> Session:
@@ -210,7 +226,7 @@ def start_session(*, session: Session) -> Session:
     session.state = Session.LIVE
     session.started_at = timezone.now()
     session.save(update_fields=["state", "started_at"])
-    _bump(session, "session_started", question_id=session.current_question_id)
+    _bump(session, "session_started", **_question_payload(session, session.current_question_id))
     return session
 
 
@@ -226,7 +242,7 @@ def go_to_question(*, session: Session, question_id: int) -> Session:
         )
     session.current_question_id = question_id
     session.save(update_fields=["current_question"])
-    _bump(session, "question_changed", question_id=question_id)
+    _bump(session, "question_changed", **_question_payload(session, question_id))
     return session
 
 
@@ -268,7 +284,13 @@ def _set_membership(session: Session, field: str, question_id: int, member: bool
     ids = [*ids, question_id] if member else [qid for qid in ids if qid != question_id]
     setattr(session, field, ids)
     session.save(update_fields=[field])
-    _bump(session, event_type, question_id=question_id)
+    payload = {"question_id": question_id}
+    if event_type == "results_revealed":
+        # The projector shows the results the moment they are revealed.
+        from responses.selectors import tallies_of
+
+        payload["tally"] = tallies_of(session, question_ids=[question_id]).get(question_id)
+    _bump(session, event_type, **payload)
     return session
 
 
@@ -333,6 +355,16 @@ def end_session(*, session: Session) -> Session:
     return session
 
 
+@transaction.atomic
+def rotate_projector_key(*, session: Session) -> str:
+    """A new read-only key for the projector page; the previous one stops working."""
+    session = _locked(session)
+    projector_key = new_token(PROJECTOR_PREFIX)
+    session.projector_key_hash = token_hash(projector_key)
+    session.save(update_fields=["projector_key_hash"])
+    return projector_key
+
+
 # --- students -------------------------------------------------------------------------------
 
 
@@ -367,7 +399,13 @@ def join_session(*, join_code: str, display_name: str) -> tuple[Student, str]:
         )
     token = new_token(STUDENT_PREFIX)
     student = Student.objects.create(session=session, display_name=name, token_hash=token_hash(token))
-    _bump(session, "student_joined", student_id=student.pk)
+    _bump(
+        session,
+        "student_joined",
+        student_id=student.pk,
+        display_name=name,
+        students=_active_students(session),
+    )
     return student, token
 
 
@@ -382,7 +420,7 @@ def remove_student(*, session: Session, student_id: int) -> Student:
     if student.removed_at is None:
         student.removed_at = timezone.now()
         student.save(update_fields=["removed_at"])
-        _bump(session, "student_removed", student_id=student.pk)
+        _bump(session, "student_removed", student_id=student.pk, students=_active_students(session))
     return student
 
 

@@ -40,6 +40,8 @@ def running_server(env_overrides: dict, *, workers: int | None = None, log_path:
     if workers is not None:
         env["WEB_CONCURRENCY"] = str(workers)
     manage("migrate", "--no-input", env=env)
+    # As the image does at build: without it, pages using static files fail with DEBUG off.
+    manage("collectstatic", "--no-input", "--verbosity", "0", env=env)
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "peardeck.asgi:application"],
