@@ -12,14 +12,14 @@ the teacher's dashboard a handful of updates, and the database one query per upd
 """
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import close_old_connections, transaction
 
 from peardeck import metrics
 
@@ -97,7 +97,8 @@ def publish_coalesced(session_id: int, item: Hashable, build: Callable[[int, set
 def _ensure_flusher(loop: asyncio.AbstractEventLoop) -> None:
     task = _flushing.get(loop)
     if task is None or task.done():
-        _flushing[loop] = loop.create_task(_flush_forever())
+        # A fresh context: this callback runs in the context of whichever thread asked for it.
+        _flushing[loop] = loop.create_task(_flush_forever(), context=contextvars.Context())
 
 
 async def _flush_forever() -> None:
@@ -111,12 +112,21 @@ async def _flush_forever() -> None:
             return  # restarted by the next publish_coalesced
         for session_id, (build, items) in batch.items():
             try:
-                event = await database_sync_to_async(build)(session_id, items)
+                loop = asyncio.get_running_loop()
+                event = await loop.run_in_executor(None, _build, build, session_id, items)
             except Exception:
                 log.warning("building the coalesced event of session %s failed", session_id, exc_info=True)
                 continue
             if event is not None and layer is not None:
                 await _send(layer, session_id, event, None)
+
+
+def _build(build: Callable, session_id: int, items: set) -> dict | None:
+    close_old_connections()
+    try:
+        return build(session_id, items)
+    finally:
+        close_old_connections()
 
 
 async def _send(layer, session_id: int, event: dict, started: float | None) -> None:

@@ -12,11 +12,13 @@ Authentication: `?token=` in the URL, or a subprotocol "token.<token>" beside "p
 or (teachers) the browser's login cookie. `?since=<seq>` on reconnect skips an unchanged state.
 """
 
+import json
 import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.serializers.json import DjangoJSONEncoder
 
 from peardeck import metrics, realtime
 from peardeck.errors import DomainError
@@ -90,6 +92,10 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             {"type": "hello", "role": self.role, "seq": state["seq"], "state": None if unchanged else state}
         )
 
+    @classmethod
+    async def encode_json(cls, content):
+        return json.dumps(content, cls=DjangoJSONEncoder)
+
     def _role_label(self) -> str:
         return self.role if self.role in events.ROLES else "unknown"
 
@@ -108,7 +114,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         if kind == "ping":
             await self.send_json({"type": "pong"})
         elif kind == "sync":
-            await self._sync(content.get("seq"))
+            await self._send_state_if_behind(content.get("seq"))
         elif kind == "submit" and self.role == events.STUDENT:
             await self._submit(content)
         else:
@@ -124,7 +130,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 {"type": "error", "code": "malformed_json", "message": "Messages are JSON objects."}
             )
 
-    async def _sync(self, seq):
+    async def _send_state_if_behind(self, seq):
         state = await database_sync_to_async(_state_for_socket)(self)
         if isinstance(seq, int) and seq == state["seq"]:
             await self.send_json({"type": "in_sync", "seq": seq})
