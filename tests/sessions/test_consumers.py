@@ -69,7 +69,7 @@ async def drain(communicator, seconds: float = 0.6) -> list[dict]:
 
 
 async def test_a_student_connects_and_is_greeted_with_their_state(classroom):
-    student, token = classroom["students"]["Arnold"]
+    _student, token = classroom["students"]["Arnold"]
     communicator, hello = await connect(url(classroom["session"], "student", token))
     assert hello["type"] == "hello"
     assert hello["role"] == "student"
@@ -149,7 +149,7 @@ async def test_the_projector_needs_the_current_key(classroom):
     assert hello["state"]["join_code"] == session.join_code
     await communicator.disconnect()
     new_key = await database_sync_to_async(services.rotate_projector_key)(session=session)
-    stale, first = await connect(url(session, "projector", classroom["projector_key"]))
+    _stale, first = await connect(url(session, "projector", classroom["projector_key"]))
     assert first["type"] == "refused"
     fresh, hello = await connect(url(session, "projector", new_key))
     assert hello["type"] == "hello"
