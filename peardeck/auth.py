@@ -3,7 +3,7 @@
 from ninja.security import HttpBearer, django_auth
 
 from accounts.selectors import teacher_for_api_token
-from sessions.selectors import student_for_token
+from sessions.selectors import session_for_projector_key, student_for_token
 
 
 class TeacherToken(HttpBearer):
@@ -25,5 +25,14 @@ class StudentToken(HttpBearer):
         return student
 
 
+class ProjectorKey(HttpBearer):
+    def authenticate(self, request, token: str):
+        session = session_for_projector_key(token)
+        if session is not None:
+            request.projector_session = session
+        return session
+
+
 teacher_auth = [TeacherToken(), django_auth]
+projector_auth = ProjectorKey()
 student_auth = StudentToken()

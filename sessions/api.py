@@ -2,12 +2,14 @@
 
 from typing import Any, Literal
 
+from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 
-from peardeck.auth import student_auth, teacher_auth
+from peardeck.auth import projector_auth, student_auth, teacher_auth
 from peardeck.errors import DomainError
+from peardeck.polling import conditional
 from peardeck.ratelimit import check_rate, client_address
-from responses.selectors import student_view
+from responses.selectors import projector_state, student_view, student_view_version
 from sessions import kinds, selectors, services
 from sessions.models import Deck, Session
 
@@ -185,9 +187,15 @@ def _teacher_session(request, session_id: int) -> Session:
     return selectors.session_of(request.user, session_id)
 
 
-@router.get("/sessions/{session_id}", summary="The full state of your session, with the roster")
-def get_session(request, session_id: int):
-    return selectors.teacher_state(_teacher_session(request, session_id))
+@router.get(
+    "/sessions/{session_id}", summary="The full state of your session, with the roster (ETag, since=seq)"
+)
+def get_session(request, session_id: int, response: HttpResponse, since: int | None = None):
+    session = _teacher_session(request, session_id)
+    unchanged = conditional(
+        request, response, f"teacher-{session.pk}-{session.seq}", since=since, seq=session.seq
+    )
+    return unchanged or selectors.teacher_state(session)
 
 
 @router.post("/sessions/{session_id}/start", summary="Go live on the first question")
@@ -284,10 +292,33 @@ def _active_student(request):
 
 
 @student_router.get(
-    "/student/state", auth=student_auth, summary="What you see now: your question, lock, your answer"
+    "/student/state",
+    auth=student_auth,
+    summary="What you see now: your question, lock, your answer (ETag, since=seq)",
 )
-def student_state(request):
-    return student_view(_active_student(request))
+def student_state(request, response: HttpResponse, since: int | None = None):
+    student = _active_student(request)
+    etag = student_view_version(student)
+    unchanged = conditional(request, response, etag, since=since, seq=student.session.seq)
+    return unchanged or student_view(student)
+
+
+@router.post(
+    "/sessions/{session_id}/projector-key", summary="A new projector key (the previous one stops working)"
+)
+def rotate_projector_key(request, session_id: int):
+    session = _teacher_session(request, session_id)
+    return {"projector_key": services.rotate_projector_key(session=session), "join_code": session.join_code}
+
+
+@student_router.get(
+    "/projector/state", auth=projector_auth, summary="The projector's view (key from the dashboard)"
+)
+def projector_view(request, response: HttpResponse, since: int | None = None):
+    session = request.projector_session
+    etag = f"projector-{session.pk}-{session.seq}"
+    unchanged = conditional(request, response, etag, since=since, seq=session.seq)
+    return unchanged or projector_state(session)
 
 
 @student_router.post(

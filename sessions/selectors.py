@@ -44,6 +44,16 @@ def student_for_token(plaintext: str) -> Student | None:
     return Student.objects.select_related("session").filter(token_hash=token_hash(plaintext)).first()
 
 
+def session_for_projector_key(plaintext: str) -> Session | None:
+    if not plaintext.startswith(PROJECTOR_PREFIX):
+        return None
+    return (
+        Session.objects.filter(projector_key_hash=token_hash(plaintext))
+        .select_related("current_question")
+        .first()
+    )
+
+
 def questions_of_session(session: Session) -> list[Question]:
     return list(Question.objects.filter(deck_id=session.deck_id).order_by("position", "id"))
 
@@ -157,10 +167,8 @@ def session_for_socket(
             raise DomainError("student_removed", "The teacher removed you from this session.")
         return student.session, student
     if role == "projector":
-        session = None
-        if token.startswith(PROJECTOR_PREFIX):
-            session = Session.objects.filter(join_code=code, projector_key_hash=token_hash(token)).first()
-        if session is None:
+        session = session_for_projector_key(token)
+        if session is None or session.join_code != code:
             raise DomainError("not_authenticated", "The projector key is missing or out of date.")
         return session, None
     raise DomainError("not_found", f"No role {role!r}; use teacher, student or projector.", field="role")
