@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 bind = os.environ.get("PEARDECK_BIND", "127.0.0.1:8000")
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "peardeck.workers.PeardeckWorker"
 
 # The in-memory channel layer cannot cross processes, so without Redis every socket and every
 # broadcast must live in one worker. With Redis, one async worker per core.
@@ -18,7 +18,8 @@ if os.environ.get("REDIS_URL") or os.environ.get("REDIS_URL_FILE"):
 else:
     workers = 1
 
-# Seconds a worker gets on SIGTERM to close its sockets ("going away") and finish requests.
+# Seconds a worker gets on SIGTERM to close its sockets ("going away", WS_DRAIN_SECONDS of it)
+# and finish requests in flight; see peardeck/workers.py.
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "25"))
 timeout = int(os.environ.get("WORKER_TIMEOUT", "60"))
 keepalive = 75  # longer than the load balancer's idle timeout, so it never reuses a closed connection

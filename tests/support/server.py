@@ -17,6 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 
+class LiveServer(str):
+    """The server's base URL, carrying the gunicorn master process behind it."""
+
+    process: subprocess.Popen
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -50,7 +56,8 @@ def running_server(env_overrides: dict, *, workers: int | None = None, log_path:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = LiveServer(f"http://127.0.0.1:{port}")
+    base.process = process
     try:
         deadline = time.monotonic() + 30
         while True:
