@@ -41,7 +41,9 @@ def manage(*args: str, env: dict) -> None:
 def running_server(env_overrides: dict, *, workers: int | None = None, log_path: Path | None = None):
     """Migrates the configured database, starts gunicorn, waits for /readyz, yields the base URL."""
     port = free_port()
-    env = {**os.environ, **env_overrides, "PEARDECK_BIND": f"127.0.0.1:{port}"}
+    # The server's database and Redis are only ever the ones the caller names.
+    inherited = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env = {**inherited, **env_overrides, "PEARDECK_BIND": f"127.0.0.1:{port}"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     if workers is not None:
         env["WEB_CONCURRENCY"] = str(workers)
