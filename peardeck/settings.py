@@ -128,9 +128,17 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
         }
     }
+    # Pub/sub: a broadcast is one PUBLISH per session, which every web process hears once and hands
+    # to its own sockets; the list-based core layer writes one message per socket into Redis.
+    # bench/fanout measures both (CHANNEL_LAYER=core|pubsub); see the README for the figures.
+    _layer = env_str("CHANNEL_LAYER", "pubsub")
+    if _layer not in {"pubsub", "core"}:
+        raise ImproperlyConfigured(f"CHANNEL_LAYER must be 'pubsub' or 'core', not {_layer!r}")
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"
+            if _layer == "pubsub"
+            else "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }

@@ -82,6 +82,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=1011)
             return
         self.session_id = session.pk
+        self._travel_light()
         await self.channel_layer.group_add(realtime.group_name(self.session_id), self.channel_name)
         realtime.socket_opened(self)
         metrics.WEBSOCKET_CONNECTS.labels(role=self.role, outcome="accepted").inc()
@@ -95,6 +96,16 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     @classmethod
     async def encode_json(cls, content):
         return json.dumps(content, cls=DjangoJSONEncoder)
+
+    def _travel_light(self) -> None:
+        """An idle socket should cost little memory: once identified, drop what connect needed
+        (headers, cookies, the login session, the user) and keep the student without relations."""
+        for key in ("headers", "cookies", "session", "user", "subprotocols", "query_string"):
+            self.scope.pop(key, None)
+        if self.student is not None:
+            self.student = type(self.student)(
+                pk=self.student.pk, session_id=self.student.session_id, display_name=self.student.display_name
+            )
 
     def _role_label(self) -> str:
         return self.role if self.role in events.ROLES else "unknown"
@@ -163,6 +174,16 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 "duplicate": submitted.duplicate,
             }
         )
+
+    async def dispatch(self, message):
+        # Channels closes stale database connections (a thread hop) before every handler; a
+        # broadcast touches no database, and skipping the hop is what lets one event reach a
+        # thousand sockets quickly. Handlers that do use the database go through
+        # database_sync_to_async, which does its own closing.
+        if message["type"] == "session.event":
+            await self.session_event(message)
+        else:
+            await super().dispatch(message)
 
     async def session_event(self, message):
         student_id = self.student.pk if self.student is not None else None
