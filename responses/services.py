@@ -53,20 +53,28 @@ def submit_response(
         )
     if not isinstance(question_id, int) or isinstance(question_id, bool):
         raise DomainError("invalid", "question_id must be an integer", field="question_id")
-    try:
-        with transaction.atomic():
-            submitted = _submit(student.pk, student.session_id, question_id, submission_id, answer, source)
-            if not submitted.duplicate:
-                response = submitted.response
-                item = (response.question_id, response.student_id)
-                transaction.on_commit(
-                    lambda: realtime.publish_coalesced(student.session_id, item, tally_event)
+    # A second attempt happens only when another request with the same submission_id committed
+    # first (its Submission row wins the unique constraint); the retry then finds it and answers
+    # as a replay, so the response's version is not bumped twice.
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                submitted = _submit(
+                    student.pk, student.session_id, question_id, submission_id, answer, source
                 )
-    except IntegrityError as exc:
-        # Only a submission_id reused for another question gets past the checks in _submit.
-        raise DomainError(
-            "submission_id_reused", "That submission_id was used for another answer.", field="submission_id"
-        ) from exc
+                if not submitted.duplicate:
+                    item = (submitted.response.question_id, submitted.response.student_id)
+                    transaction.on_commit(
+                        lambda item=item: realtime.publish_coalesced(student.session_id, item, tally_event)
+                    )
+            break
+        except IntegrityError as exc:
+            if attempt == 2:
+                raise DomainError(
+                    "submission_id_reused",
+                    "That submission_id was used for another answer.",
+                    field="submission_id",
+                ) from exc
     return submitted
 
 
@@ -106,10 +114,6 @@ def _submit(
         )
 
     response, created = _lock_or_create_response(session, question, student, cleaned, submission_id, source)
-    # Another request with the same submission_id may have held the response row until now.
-    earlier = _earlier_submission(student_id, submission_id)
-    if earlier is not None:
-        return _replayed(earlier, question, answer)
     if not created:
         # The row is locked by this transaction, so version + 1 cannot race.
         response.answer = cleaned

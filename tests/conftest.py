@@ -1,5 +1,7 @@
+import hashlib
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -77,6 +79,18 @@ def error_of(response) -> dict:
 
 def new_submission_id() -> str:
     return uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """A test database per checkout, so two suites on one PostgreSQL (two work trees, or a
+    benchmark beside the tests) never drop each other's database."""
+    from django.conf import settings
+
+    checkout = hashlib.sha1(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
+    for database in settings.DATABASES.values():
+        if "postgresql" in database["ENGINE"]:
+            database.setdefault("TEST", {})["NAME"] = f"test_peardeck_{checkout}"
 
 
 @pytest.fixture(autouse=True)

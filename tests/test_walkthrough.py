@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support.server import running_server
+from tests.support.server import fresh_postgres_database, running_server
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -18,20 +18,11 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("walkthrough")
     env = {"PEARDECK_VAR_DIR": str(tmp), "DEBUG": "false"}
     if os.environ.get("DATABASE_URL"):
-        env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/test"
-        _reset_postgres_schema(env["DATABASE_URL"])
+        env["DATABASE_URL"] = fresh_postgres_database(os.environ["DATABASE_URL"], "walkthrough")
     else:
         env["SQLITE_PATH"] = str(tmp / "walkthrough.sqlite3")
     with running_server(env, log_path=tmp / "gunicorn.log") as base:
         yield base
-
-
-def _reset_postgres_schema(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
 
 
 def ok(response: httpx.Response, status: int = 200) -> dict:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.support.server import running_server
+from tests.support.server import fresh_postgres_database, running_server
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -29,13 +29,7 @@ def _flush_redis():
 def shared_database(tmp_path):
     """Both servers must share one database: a SQLite file, or the PostgreSQL pass's database."""
     if os.environ.get("DATABASE_URL"):
-        import psycopg
-
-        url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/test"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA public CASCADE")
-            conn.execute("CREATE SCHEMA public")
-        return {"DATABASE_URL": url}
+        return {"DATABASE_URL": fresh_postgres_database(os.environ["DATABASE_URL"], "live_ws")}
     return {"SQLITE_PATH": str(tmp_path / "shared.sqlite3")}
 
 

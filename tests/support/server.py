@@ -82,3 +82,17 @@ def running_server(env_overrides: dict, *, workers: int | None = None, log_path:
             process.kill()
         if log_path:
             log.close()
+
+
+def fresh_postgres_database(admin_url: str, purpose: str) -> str:
+    """An empty PostgreSQL database for a live server, named for this checkout and purpose so
+    parallel suites on one PostgreSQL never share one; returns its URL."""
+    import hashlib
+
+    import psycopg
+
+    name = f"peardeck_{purpose}_{hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
