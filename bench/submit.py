@@ -160,9 +160,10 @@ def main() -> None:
     for name, r in results.items():
         print(f"{name:32} {r['rps']:9.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['non_2xx']:8d}")
     cheapest = results["GET /healthz (cheapest JSON)"]["rps"]
+    read = results["GET /api/student/state"]["rps"]
     submit = results["POST /api/student/responses"]["rps"]
-    print(f"\nsubmit / cheapest = {submit / cheapest:.2f}  (target >= 0.60)")
-
+    print(f"\nsubmit / cheapest JSON (no database)    = {submit / cheapest:.2f}  (SPEC target >= 0.60)")
+    print(f"submit / cheapest authenticated read     = {submit / read:.2f}")
 
 if __name__ == "__main__":
     main()
