@@ -170,6 +170,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PEARDECK_MAX_BODY_BYTES", 512 * 1024)
 RATE_LIMITS = {
     "join": (env_int("RATE_LIMIT_JOIN", 20), 60),
     "login": (env_int("RATE_LIMIT_LOGIN", 10), 60),
+    # A whole school can sit behind one address, each page reporting every half minute or so.
+    "browser_metrics": (env_int("RATE_LIMIT_BROWSER_METRICS", 600), 60),
 }
 # How many proxies in front of us append to X-Forwarded-For (the GKE load balancer adds one).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
