@@ -25,8 +25,6 @@ from pathlib import Path
 log = logging.getLogger("peardeck.metrics")
 
 ARCHIVE = "archive"
-# Seconds between refreshes of the open-sessions gauge; the query is one indexed COUNT.
-OPEN_SESSIONS_REFRESH_SECONDS = 15.0
 
 # Serialises folding a dead worker's files into the archives against the scrape reading them:
 # between writing an archive and deleting the worker's file a scrape would count its values twice.
@@ -178,10 +176,12 @@ def _refresh_open_sessions_forever(lock_path: str) -> None:
 
     The lock dies with its holder, so when that worker exits another one takes over within one
     period; the gauge is `livemax`, so the dead holder's value disappears with it. The cost is one
-    COUNT per pod every OPEN_SESSIONS_REFRESH_SECONDS, however many workers and scrapes.
+    COUNT per pod every settings.OPEN_SESSIONS_REFRESH_SECONDS, however many workers and scrapes.
     """
     import fcntl
     import time
+
+    from django.conf import settings
 
     lock_file = open(lock_path, "a")  # noqa: SIM115 - held for the life of the worker
     holding = False
@@ -194,4 +194,4 @@ def _refresh_open_sessions_forever(lock_path: str) -> None:
                 pass
         if holding:
             refresh_open_sessions()
-        time.sleep(OPEN_SESSIONS_REFRESH_SECONDS)
+        time.sleep(settings.OPEN_SESSIONS_REFRESH_SECONDS)

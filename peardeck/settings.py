@@ -204,5 +204,8 @@ FIREBASE_CREDENTIALS_FILE = env_str("FIREBASE_CREDENTIALS_FILE")
 FIREBASE_DATABASE_EMULATOR_HOST = env_str("FIREBASE_DATABASE_EMULATOR_HOST")
 FIREBASE_WEB_CONFIG = env_str("FIREBASE_WEB_CONFIG")
 
+# How often one worker per pod counts open sessions for peardeck_open_sessions (one COUNT each time).
+OPEN_SESSIONS_REFRESH_SECONDS = env_float("PEARDECK_OPEN_SESSIONS_REFRESH_SECONDS", 15.0)
+
 # Share (0..1) of Firebase-mode clients that also try a WebSocket in the background.
 WEBSOCKET_DARK_LAUNCH_SHARE = env_float("WEBSOCKET_DARK_LAUNCH_SHARE", 0.0)

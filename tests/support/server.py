@@ -4,9 +4,11 @@ Used by tests that must cross a real socket and by the benchmarks under bench/.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,13 +35,22 @@ def manage(*args: str, env: dict) -> None:
 
 @contextmanager
 def running_server(env_overrides: dict, *, workers: int | None = None, log_path: Path | None = None):
-    """Migrates the configured database, starts gunicorn, waits for /readyz, yields the base URL."""
+    """Migrates the configured database, starts gunicorn, waits for /readyz, yields the base URL.
+
+    Unless env_overrides says otherwise, each server gets its own metrics port and multiprocess
+    directory, so servers started side by side (other tests, `make run`) never share either."""
     port = free_port()
     env = {**os.environ, **env_overrides, "PEARDECK_BIND": f"127.0.0.1:{port}"}
+    env.setdefault("PEARDECK_METRICS_BIND", f"127.0.0.1:{free_port()}")
+    own_multiproc_dir = None
+    if "PROMETHEUS_MULTIPROC_DIR" not in env:
+        own_multiproc_dir = tempfile.mkdtemp(prefix="peardeck-metrics-")
+        env["PROMETHEUS_MULTIPROC_DIR"] = own_multiproc_dir
     env.pop("DJANGO_SETTINGS_MODULE", None)
     if workers is not None:
         env["WEB_CONCURRENCY"] = str(workers)
-    manage("migrate", "--no-input", env=env)
+    # A one-off command keeps its metrics in memory; only the server writes multiprocess files.
+    manage("migrate", "--no-input", env={k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"})
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "peardeck.asgi:application"],
@@ -71,3 +82,5 @@ def running_server(env_overrides: dict, *, workers: int | None = None, log_path:
             process.kill()
         if log_path:
             log.close()
+        if own_multiproc_dir:
+            shutil.rmtree(own_multiproc_dir, ignore_errors=True)
