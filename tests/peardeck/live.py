@@ -80,24 +80,25 @@ def open_class(base: str, *, students: int = 3) -> tuple[list[str], int]:
     return tokens, question["id"]
 
 
-def answer(base: str, token: str, question_id: int, value: int) -> httpx.Response:
-    """One answer over a fresh connection (so the kernel spreads them over the workers); retried
-    with the same submission_id if a restarting worker drops the connection, which the server
-    counts once."""
-    body = {"question_id": question_id, "submission_id": uuid.uuid4().hex, "answer": {"value": value}}
+def request(method: str, url: str, **kwargs) -> httpx.Response:
+    """One request over a fresh connection (so the kernel spreads them over the workers), sent
+    again if a worker that is restarting resets the connection before reading the request."""
     for attempt in range(5):
         try:
-            return httpx.post(
-                f"{base}/api/student/responses",
-                json=body,
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=30,
-            )
-        except httpx.TransportError:
+            return httpx.request(method, url, timeout=30, **kwargs)
+        except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
             if attempt == 4:
                 raise
             time.sleep(0.2)
     raise AssertionError("unreachable")
+
+
+def answer(base: str, token: str, question_id: int, value: int) -> httpx.Response:
+    """One answer with its own submission_id: even if sent twice it is stored once."""
+    body = {"question_id": question_id, "submission_id": uuid.uuid4().hex, "answer": {"value": value}}
+    return request(
+        "POST", f"{base}/api/student/responses", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def scrape(url: str) -> dict:

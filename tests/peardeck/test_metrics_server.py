@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.peardeck.live import answer, open_class, scrape, server_env, value
+from tests.peardeck.live import answer, open_class, request, scrape, server_env, value
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.timeout(240)
@@ -40,10 +40,10 @@ def after_a_busy_class(server):
         reads = list(
             pool.map(
                 lambda i: (
-                    httpx.get(
+                    request(
+                        "GET",
                         f"{base}/api/student/state",
                         headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"},
-                        timeout=30,
                     ).status_code
                 ),
                 range(STATE_READS),
