@@ -36,9 +36,11 @@ def server_env(tmp: Path, *, workers_share_redis: bool = True) -> tuple[dict, st
     return env, f"http://127.0.0.1:{metrics_port}/metrics", multiproc
 
 
-def _fresh_postgres_database(admin_url: str) -> str:
+def _fresh_postgres_database(url: str) -> str:
     import psycopg
 
+    # The server database sits beside the configured one; "postgres" always exists to manage it.
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {POSTGRES_DATABASE} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {POSTGRES_DATABASE}")
