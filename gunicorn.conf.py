@@ -32,20 +32,47 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 max_requests = int(os.environ.get("MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
 
-_multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+# Metrics: every worker writes its values to files here and the master serves their sum on
+# PEARDECK_METRICS_BIND (see peardeck/metrics_exporter.py). Set in os.environ before any worker
+# forks, so `make run` gets correct multi-worker metrics too.
+_var_dir = Path(os.environ.get("PEARDECK_VAR_DIR") or Path(__file__).resolve().parent / "var")
+_multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(_var_dir / "prometheus-multiproc")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _multiproc_dir
+_metrics_bind = os.environ.get("PEARDECK_METRICS_BIND", "127.0.0.1:9100")
+_metrics_server = None
 
 
 def on_starting(server):
     # Metric files from an earlier run would be summed into this one's totals.
-    if _multiproc_dir:
-        path = Path(_multiproc_dir)
-        if path.exists():
-            shutil.rmtree(path)
-        path.mkdir(parents=True)
+    path = Path(_multiproc_dir)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+
+
+def when_ready(server):
+    global _metrics_server
+    from peardeck.metrics_exporter import start_metrics_server
+
+    _metrics_server = start_metrics_server(_metrics_bind, _multiproc_dir)
+
+
+def post_fork(server, worker):
+    # The worker inherits the master's metrics socket but never serves it.
+    if _metrics_server is not None:
+        _metrics_server.socket.close()
+
+
+def post_worker_init(worker):
+    from peardeck.metrics_exporter import worker_started
+
+    worker_started(_multiproc_dir)
 
 
 def child_exit(server, worker):
-    if _multiproc_dir:
-        from prometheus_client import multiprocess
+    from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+    from peardeck.metrics_exporter import compact_dead_worker
+
+    multiprocess.mark_process_dead(worker.pid, _multiproc_dir)
+    compact_dead_worker(_multiproc_dir, worker.pid)

@@ -110,6 +110,7 @@ def unknown_endpoint(request):
 
 def _mount_routers() -> None:
     from accounts.api import router as accounts_router
+    from peardeck.browser_metrics import router as browser_metrics_router
     from responses.api import router as responses_router
     from sessions.api import router as sessions_router
     from sessions.api import student_router
@@ -118,6 +119,7 @@ def _mount_routers() -> None:
     api.add_router("/", sessions_router)
     api.add_router("/", student_router)
     api.add_router("/", responses_router)
+    api.add_router("/", browser_metrics_router)
 
 
 _mount_routers()

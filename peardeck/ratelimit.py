@@ -9,6 +9,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from peardeck import instrument
 from peardeck.errors import DomainError
 
 
@@ -34,6 +35,7 @@ def check_rate(scope: str, client: str) -> None:
         cache.add(key, 1, timeout=window + 1)
         count = 1
     if count > limit:
+        instrument.count_rate_limited(scope)
         retry_after = window - (now % window)
         raise DomainError(
             "rate_limited",

@@ -178,6 +178,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PEARDECK_MAX_BODY_BYTES", 512 * 1024)
 RATE_LIMITS = {
     "join": (env_int("RATE_LIMIT_JOIN", 20), 60),
     "login": (env_int("RATE_LIMIT_LOGIN", 10), 60),
+    # A whole school can sit behind one address, each page reporting every half minute or so.
+    "browser_metrics": (env_int("RATE_LIMIT_BROWSER_METRICS", 600), 60),
 }
 # How many proxies in front of us append to X-Forwarded-For (the GKE load balancer adds one).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
@@ -209,6 +211,9 @@ FIREBASE_DATABASE_URLS = env_list("FIREBASE_DATABASE_URLS")
 FIREBASE_CREDENTIALS_FILE = env_str("FIREBASE_CREDENTIALS_FILE")
 FIREBASE_DATABASE_EMULATOR_HOST = env_str("FIREBASE_DATABASE_EMULATOR_HOST")
 FIREBASE_WEB_CONFIG = env_str("FIREBASE_WEB_CONFIG")
+
+# How often one worker per pod counts open sessions for peardeck_open_sessions (one COUNT each time).
+OPEN_SESSIONS_REFRESH_SECONDS = env_float("PEARDECK_OPEN_SESSIONS_REFRESH_SECONDS", 15.0)
 
 # Share (0..1) of Firebase-mode clients that also try a WebSocket in the background.
 WEBSOCKET_DARK_LAUNCH_SHARE = env_float("WEBSOCKET_DARK_LAUNCH_SHARE", 0.0)

@@ -1,12 +1,13 @@
 """Accepting answers. Every transport (HTTP, WebSocket, Firebase inbox) comes through here."""
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
-from peardeck import realtime
+from peardeck import instrument, realtime
 from peardeck.errors import DomainError
 from responses.models import SOURCE_CHOICES, Response, Submission
 from responses.selectors import tally_event
@@ -22,6 +23,8 @@ class Submitted:
     response: Response
     # True when this submission_id had been accepted before: nothing was changed this time.
     duplicate: bool
+    # The question's kind, for the answer metrics; set when the answer was stored this time.
+    kind: str | None = None
 
 
 def _session_for_answer(session_id: int) -> Session:
@@ -45,6 +48,7 @@ def submit_response(
 ) -> Submitted:
     if source not in _SOURCES:
         raise ValueError(f"unknown source {source!r}")
+    started = time.perf_counter()
     if not isinstance(submission_id, str) or not SUBMISSION_ID.match(submission_id):
         raise DomainError(
             "invalid",
@@ -75,6 +79,7 @@ def submit_response(
                     "That submission_id was used for another answer.",
                     field="submission_id",
                 ) from exc
+    instrument.answer_handled(submitted, transport=source, seconds=time.perf_counter() - started)
     return submitted
 
 
@@ -132,7 +137,7 @@ def _submit(
         answer=cleaned,
         source=source,
     )
-    return Submitted(response=response, duplicate=False)
+    return Submitted(response=response, duplicate=False, kind=question.kind)
 
 
 def _earlier_submission(student_id: int, submission_id: str) -> Submission | None:

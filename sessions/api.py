@@ -4,7 +4,9 @@ from typing import Any, Literal
 
 from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
+from ninja.decorators import decorate_view
 
+from peardeck import instrument
 from peardeck.auth import projector_auth, student_auth, teacher_auth
 from peardeck.errors import DomainError
 from peardeck.polling import conditional
@@ -277,6 +279,7 @@ def end_session(request, session_id: int):
 @student_router.post(
     "/join", response={201: dict}, auth=None, summary="Join a session with its code and a display name"
 )
+@decorate_view(instrument.count_join_outcome)
 def join(request, payload: JoinIn):
     check_rate("join", client_address(request))
     student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)

@@ -58,6 +58,7 @@ def test_the_image_starts_gunicorn_on_port_8000_as_the_app_contract_says():
     final = stages()[-1]
     assert 'CMD ["gunicorn", "-c", "gunicorn.conf.py", "peardeck.asgi:application"]' in final
     assert "PEARDECK_BIND=0.0.0.0:8000" in final
+    assert "PEARDECK_METRICS_BIND=0.0.0.0:9100" in final
     assert re.search(r"^EXPOSE 8000 9100$", final, re.MULTILINE)
 
 

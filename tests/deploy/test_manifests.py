@@ -149,6 +149,8 @@ def test_web_liveness_never_depends_on_the_database_redis_or_firebase(rendered, 
     assert container["command"] == ["gunicorn", "-c", "gunicorn.conf.py", "peardeck.asgi:application"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["PEARDECK_BIND"] == "0.0.0.0:8000"
+    # gunicorn.conf.py serves the workers' summed metrics from the master on this address.
+    assert env["PEARDECK_METRICS_BIND"] == "0.0.0.0:9100"
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http": 8000, "metrics": 9100}
 

@@ -4,9 +4,11 @@ Used by tests that must cross a real socket and by the benchmarks under bench/.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,17 +41,27 @@ def manage(*args: str, env: dict) -> None:
 
 @contextmanager
 def running_server(env_overrides: dict, *, workers: int | None = None, log_path: Path | None = None):
-    """Migrates the configured database, starts gunicorn, waits for /readyz, yields the base URL."""
+    """Migrates the configured database, starts gunicorn, waits for /readyz, yields the base URL.
+
+    Unless env_overrides says otherwise, each server gets its own metrics port and multiprocess
+    directory, so servers started side by side (other tests, `make run`) never share either."""
     port = free_port()
     # The server's database and Redis are only ever the ones the caller names.
     inherited = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env = {**inherited, **env_overrides, "PEARDECK_BIND": f"127.0.0.1:{port}"}
+    env.setdefault("PEARDECK_METRICS_BIND", f"127.0.0.1:{free_port()}")
+    own_multiproc_dir = None
+    if "PROMETHEUS_MULTIPROC_DIR" not in env:
+        own_multiproc_dir = tempfile.mkdtemp(prefix="peardeck-metrics-")
+        env["PROMETHEUS_MULTIPROC_DIR"] = own_multiproc_dir
     env.pop("DJANGO_SETTINGS_MODULE", None)
     if workers is not None:
         env["WEB_CONCURRENCY"] = str(workers)
-    manage("migrate", "--no-input", env=env)
+    # One-off commands keep their metrics in memory; only the server writes multiprocess files.
+    one_off = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    manage("migrate", "--no-input", env=one_off)
     # As the image does at build: without it, pages using static files fail with DEBUG off.
-    manage("collectstatic", "--no-input", "--verbosity", "0", env=env)
+    manage("collectstatic", "--no-input", "--verbosity", "0", env=one_off)
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "peardeck.asgi:application"],
@@ -82,6 +94,8 @@ def running_server(env_overrides: dict, *, workers: int | None = None, log_path:
             process.kill()
         if log_path:
             log.close()
+        if own_multiproc_dir:
+            shutil.rmtree(own_multiproc_dir, ignore_errors=True)
 
 
 def fresh_postgres_database(admin_url: str, purpose: str) -> str:

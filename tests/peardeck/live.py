@@ -1,0 +1,122 @@
+"""Helpers for tests that run peardeck under gunicorn and read its metrics port."""
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.server import free_port
+
+# Redis db 3: enough for gunicorn to start several workers, apart from dbs others use.
+REDIS_URL = "redis://127.0.0.1:6379/3"
+POSTGRES_DATABASE = "peardeck_metrics_test"
+
+
+def server_env(tmp: Path, *, workers_share_redis: bool = True) -> tuple[dict, str, Path]:
+    """Environment for a server with its own database, metrics port and multiprocess directory;
+    returns (env, metrics URL, multiprocess directory)."""
+    metrics_port = free_port()
+    multiproc = tmp / "multiproc"
+    env = {
+        "PEARDECK_VAR_DIR": str(tmp),
+        "DEBUG": "false",
+        "PEARDECK_METRICS_BIND": f"127.0.0.1:{metrics_port}",
+        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+        "PEARDECK_OPEN_SESSIONS_REFRESH_SECONDS": "0.5",
+    }
+    if workers_share_redis:
+        env["REDIS_URL"] = REDIS_URL
+    if os.environ.get("DATABASE_URL"):
+        env["DATABASE_URL"] = _fresh_postgres_database(os.environ["DATABASE_URL"])
+    else:
+        env["SQLITE_PATH"] = str(tmp / "metrics.sqlite3")
+    return env, f"http://127.0.0.1:{metrics_port}/metrics", multiproc
+
+
+def _fresh_postgres_database(url: str) -> str:
+    import psycopg
+
+    # The server database sits beside the configured one; "postgres" always exists to manage it.
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {POSTGRES_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {POSTGRES_DATABASE}")
+    return admin_url.rsplit("/", 1)[0] + "/" + POSTGRES_DATABASE
+
+
+def ok(response: httpx.Response, status: int = 200) -> dict:
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url}: {response.text}"
+    )
+    return response.json()
+
+
+def open_class(base: str, *, students: int = 3) -> tuple[list[str], int]:
+    """A teacher, a deck with one number question, a live student-paced session and its students;
+    returns the students' tokens and the question's id."""
+    api = f"{base}/api"
+    username = f"teacher-{uuid.uuid4().hex[:8]}"
+    token = ok(
+        httpx.post(f"{api}/auth/signup", json={"username": username, "password": "metrics-2024-x"}), 201
+    )["token"]
+    teacher = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"})
+    deck = ok(teacher.post("/decks", json={"title": "Metrics"}), 201)
+    question = ok(
+        teacher.post(
+            f"/decks/{deck['id']}/questions",
+            json={"kind": "number", "prompt": "How many?", "config": {"min": 0, "max": 1000}},
+        ),
+        201,
+    )
+    session = ok(teacher.post("/sessions", json={"deck_id": deck["id"], "pacing": "student"}), 201)
+    ok(teacher.post(f"/sessions/{session['id']}/start"))
+    tokens = [
+        ok(httpx.post(f"{api}/join", json={"join_code": session["join_code"], "display_name": f"S{i}"}), 201)[
+            "token"
+        ]
+        for i in range(students)
+    ]
+    return tokens, question["id"]
+
+
+def request(method: str, url: str, **kwargs) -> httpx.Response:
+    """One request over a fresh connection (so the kernel spreads them over the workers), sent
+    again if a worker that is restarting resets the connection before reading the request."""
+    for attempt in range(5):
+        try:
+            return httpx.request(method, url, timeout=30, **kwargs)
+        except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
+def answer(base: str, token: str, question_id: int, value: int) -> httpx.Response:
+    """One answer with its own submission_id: even if sent twice it is stored once."""
+    body = {"question_id": question_id, "submission_id": uuid.uuid4().hex, "answer": {"value": value}}
+    return request(
+        "POST", f"{base}/api/student/responses", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def scrape(url: str) -> dict:
+    """{(sample name, ((label, value), ...)): value} from one scrape."""
+    response = httpx.get(url, timeout=10)
+    assert response.status_code == 200, response.text
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples: dict, name: str, **labels) -> float:
+    """Sum of the samples called `name` whose labels include `labels`."""
+    wanted = set(labels.items())
+    matched = [v for (n, lbls), v in samples.items() if n == name and wanted <= set(lbls)]
+    assert matched, f"no sample {name}{labels}"
+    return sum(matched)
