@@ -165,5 +165,6 @@ def main() -> None:
     print(f"\nsubmit / cheapest JSON (no database)    = {submit / cheapest:.2f}  (SPEC target >= 0.60)")
     print(f"submit / cheapest authenticated read     = {submit / read:.2f}")
 
+
 if __name__ == "__main__":
     main()

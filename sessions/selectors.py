@@ -1,5 +1,6 @@
 """Reads of decks, sessions and students, and the state documents each role is shown."""
 
+from peardeck.darklaunch import websocket_dark_launch
 from peardeck.errors import DomainError
 from peardeck.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, token_hash
 from sessions import kinds
@@ -122,6 +123,8 @@ def student_state(student: Student, own_answer: dict | None) -> dict:
         "question": question_document(question, for_teacher=False) if question else None,
         "locked": bool(question and session.is_locked(question.pk)) or session.state == Session.ENDED,
         "answer": own_answer,
+        # Firebase-mode clients in this share also try a WebSocket in the background and report it.
+        "websocket_dark_launch": websocket_dark_launch(student.pk),
     }
     if session.pacing == Session.STUDENT:
         document["question_ids"] = [question.pk for question in questions_of_session(session)]
