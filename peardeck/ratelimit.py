@@ -13,6 +13,10 @@ from peardeck import instrument
 from peardeck.errors import DomainError
 
 
+def _now() -> float:
+    return time.time()
+
+
 def client_address(request) -> str:
     trusted = settings.TRUSTED_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
@@ -25,7 +29,7 @@ def client_address(request) -> str:
 
 def check_rate(scope: str, client: str) -> None:
     limit, window = settings.RATE_LIMITS[scope]
-    now = int(time.time())
+    now = int(_now())
     bucket = now // window
     key = f"ratelimit:{scope}:{client}:{bucket}"
     cache.add(key, 0, timeout=window + 1)

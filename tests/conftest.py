@@ -1,5 +1,6 @@
 import hashlib
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -91,6 +92,16 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     for database in settings.DATABASES.values():
         if "postgresql" in database["ENGINE"]:
             database.setdefault("TEST", {})["NAME"] = f"test_peardeck_{checkout}"
+
+
+@pytest.fixture(autouse=True)
+def _still_rate_window(monkeypatch):
+    # Rate limits count in fixed windows; a test must not straddle a window boundary and see its
+    # count reset halfway.
+    import peardeck.ratelimit
+
+    frozen = time.time()
+    monkeypatch.setattr(peardeck.ratelimit, "_now", lambda: frozen)
 
 
 @pytest.fixture(autouse=True)
