@@ -4,6 +4,7 @@ from typing import Any, Literal
 
 from ninja import Field, Router, Schema, Status
 
+from peardeck import firebase
 from peardeck.auth import student_auth, teacher_auth
 from peardeck.errors import DomainError
 from peardeck.ratelimit import check_rate, client_address
@@ -272,7 +273,9 @@ def end_session(request, session_id: int):
 def join(request, payload: JoinIn):
     check_rate("join", client_address(request))
     student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)
-    return Status(201, {"token": token, **_student_state(student)})
+    return Status(
+        201, {"token": token, **_student_state(student), "firebase": firebase.student_credentials(student)}
+    )
 
 
 def _active_student(request):
