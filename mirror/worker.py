@@ -69,8 +69,17 @@ class TickOutcome:
 
 
 class FirebaseWorker:
-    def __init__(self, *, batch_size: int = 1000, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        batch_size: int = 1000,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.batch_size = batch_size
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
         self.clock = clock
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._listeners: dict[int, object] = {}
@@ -126,7 +135,8 @@ class FirebaseWorker:
     def _failed(self, backoffs: dict[int, Backoff], shard: int, operation: str, exc: BaseException, outcome):
         reason = firebase.error_reason(exc)
         metrics.FIREBASE_ERRORS.labels(operation=operation, reason=reason).inc()
-        delay = backoffs.setdefault(shard, Backoff()).failed(self.clock())
+        backoff = backoffs.setdefault(shard, Backoff(base=self.backoff_base, cap=self.backoff_cap))
+        delay = backoff.failed(self.clock())
         outcome.errors.append(f"{operation} shard {shard}: {reason}")
         log.warning(
             "firebase %s on shard %d failed (%s); retrying in %.1f s", operation, shard, reason, delay
