@@ -251,3 +251,24 @@ def test_the_probe_process_exports_its_metrics_on_its_port(process_env, firebase
     finally:
         probe.send_signal(signal.SIGTERM)
         assert probe.wait(timeout=15) == 0
+
+
+@pytest.mark.parametrize(
+    ("manifest", "command"),
+    [("firebase-worker", "firebase_worker"), ("firebase-probe", "firebase_probe")],
+    ids=["the worker", "the probe"],
+)
+def test_the_deployments_run_the_command_with_arguments_it_takes_and_scrape_its_default_port(
+    manifest, command
+):
+    import yaml
+    from django.core.management import load_command_class
+
+    deployment = yaml.safe_load((ROOT / "deploy" / "base" / manifest / "deployment.yaml").read_text())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][:3] == ["python", "manage.py", command]
+    arguments = [
+        arg.replace("$(FIREBASE_PROBE_LOCATION)", "europe-west1") for arg in container["command"][3:]
+    ]
+    parsed = load_command_class("mirror", command).create_parser("manage.py", command).parse_args(arguments)
+    assert {port["containerPort"] for port in container["ports"]} == {parsed.metrics_port} == {9100}
