@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import psycopg
@@ -99,8 +100,8 @@ def main() -> None:
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=open(ROOT / "var" / "bench-firebase-worker.log", "w"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
     )
     app = firebase.app()
     try:
@@ -108,31 +109,61 @@ def main() -> None:
         print(
             f"{options.sessions} classes x 30 students, {len(SHARDS)} shards, flush every {options.interval}s"
         )
+        print("offered: answers/s asked of the browsers; in/s: written into inboxes per second of load;")
+        print("drained: seconds until the worker had taken every answer; stored/s over that time;")
+        print("writes: the worker's Firebase writes (multi-path PATCHes) over that time")
         print(
-            f"{'offered/s':>10} {'written/s':>10} {'stored/s':>9} {'worker writes/s':>16} {'per shard/s':>12}"
+            f"{'offered':>8} {'in/s':>9} {'drained':>9} {'stored/s':>9} {'writes':>8} {'writes/s':>9} "
+            f"{'/shard/s':>9} {'ans/write':>10}"
         )
         for rate in [int(rate) for rate in options.rates.split(",")]:
             for session, _students in classes:
-                services.step_question(session=session, step=1)  # everyone on a fresh question
+                moved = services.step_question(session=session, step=1)  # everyone on a fresh question
+                session.current_question_id = moved.current_question_id
             time.sleep(1)
             stored_before = Submission.objects.count()
             standin.reset_counts()
+            started = time.monotonic()
             written = run_load(db, app, classes, rate, options.seconds, services)
-            time.sleep(2)  # the last flushes
-            counts = standin.request_counts()
-            worker_writes = counts.get("PATCH", 0)
+            # Until the worker has taken (and acknowledged) every answer, or a minute more.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and any(
+                _children(standin.data(namespace, "/inbox"), depth=3) for namespace in SHARDS
+            ):
+                time.sleep(0.2)
+            time.sleep(1)  # the last flush
+            elapsed = time.monotonic() - started
+            worker_writes = standin.request_counts().get("PATCH", 0)
             stored = Submission.objects.count() - stored_before
-            window = options.seconds + 2
             print(
-                f"{rate:>10} {written / options.seconds:>10.0f} {stored / options.seconds:>9.0f} "
-                f"{worker_writes / window:>16.1f} {worker_writes / window / len(SHARDS):>12.1f}"
+                f"{rate:>8} {written / options.seconds:>9.0f} {elapsed:>9.1f} {stored / elapsed:>9.0f} "
+                f"{worker_writes:>8} {worker_writes / elapsed:>9.1f} "
+                f"{worker_writes / elapsed / len(SHARDS):>9.1f} "
+                f"{written / max(worker_writes, 1):>10.1f}"
             )
         by_firebase = Response.objects.filter(source="firebase").count()
         print(f"responses stored: {Response.objects.count()}, by firebase: {by_firebase}")
+        outcomes = Counter()
+        for namespace in SHARDS:
+            # Integer-keyed children may come back as lists; either way, walk the leaves.
+            for acks in _children(standin.data(namespace, "/acks"), depth=3):
+                outcomes[acks.get("code", acks.get("status"))] += 1
+            outcomes["still in the inbox"] += len(_children(standin.data(namespace, "/inbox"), depth=3))
+        print("acknowledgements:", dict(outcomes))
     finally:
         worker.terminate()
         worker.wait(timeout=30)
         standin.stop()
+
+
+def _children(node, depth: int) -> list:
+    """The nodes `depth` levels below `node` (objects or Firebase's list rendering)."""
+    if node is None:
+        return []
+    values = node.values() if isinstance(node, dict) else [child for child in node if child is not None]
+    if depth == 0:
+        return [node]
+    return [leaf for child in values for leaf in _children(child, depth - 1)]
 
 
 def run_load(db, app, classes, rate: int, seconds: float, services) -> int:
@@ -145,6 +176,8 @@ def run_load(db, app, classes, rate: int, seconds: float, services) -> int:
     stop = time.monotonic() + seconds
     everyone = [(session, student) for session, students in classes for student in students]
     threads = 4
+    # The browsers know the current question from the mirror; here the teachers' thread tells them.
+    current = {session.pk: session.current_question_id for session, _students in classes}
 
     def browser(offset: int) -> None:
         nonlocal written
@@ -152,13 +185,12 @@ def run_load(db, app, classes, rate: int, seconds: float, services) -> int:
         next_at = time.monotonic()
         while time.monotonic() < stop:
             session, student = everyone[index % len(everyone)]
-            session.refresh_from_db(fields=["current_question"])
             ref = db.reference(
                 f"/inbox/{session.pk}/student-{student.pk}/{uuid.uuid4().hex}",
                 app=app,
                 url=f"https://{SHARDS[firebase.shard_of(session.pk)]}.firebaseio.com",
             )
-            ref.set({"question_id": session.current_question_id, "answer": {"value": index}})
+            ref.set({"question_id": current[session.pk], "answer": {"value": index}})
             with lock:
                 written += 1
             index += threads
@@ -166,11 +198,15 @@ def run_load(db, app, classes, rate: int, seconds: float, services) -> int:
             time.sleep(max(0.0, next_at - time.monotonic()))
 
     def teachers() -> None:
+        from django.db import connection
+
         while time.monotonic() < stop - 5:
             time.sleep(5)
             for session, _students in classes:
                 with contextlib.suppress(Exception):  # the last question: stay on it
-                    services.step_question(session=session, step=1)
+                    moved = services.step_question(session=session, step=1)
+                    current[session.pk] = moved.current_question_id
+        connection.close()
 
     workers = [threading.Thread(target=browser, args=(offset,)) for offset in range(threads)]
     workers.append(threading.Thread(target=teachers))
