@@ -85,6 +85,8 @@ class FirebaseWorker:
         self._listeners: dict[int, object] = {}
         self._listen_backoff: dict[int, Backoff] = {}
         self._write_backoff: dict[int, Backoff] = {}
+        # Entries read from the listeners but not yet stored, by (shard, inbox key).
+        self._pending: dict[tuple[int, str], services.InboxEntry] = {}
         # Acknowledgements stored but not yet written, by shard then inbox key.
         self._unacked: dict[int, dict[str, dict]] = {}
         self.total_writes = 0
@@ -171,7 +173,7 @@ class FirebaseWorker:
         return on_event
 
     def _ingest(self, outcome: TickOutcome) -> None:
-        latest: dict[tuple[int, str], services.InboxEntry] = {}
+        latest = self._pending  # a later event about the same entry wins
         rereads: set[tuple[int, str]] = set()
         while True:
             try:
@@ -180,7 +182,7 @@ class FirebaseWorker:
                 break
             entries, reread = services.entries_from_event(event_type, path, data)
             for entry in entries:
-                latest[(shard, entry.key)] = entry  # a later event about the same entry wins
+                latest[(shard, entry.key)] = entry
             rereads.update((shard, key) for key in reread)
         for shard, key in rereads - set(latest):
             try:
@@ -191,12 +193,14 @@ class FirebaseWorker:
             session_id, uid, submission_id = key.split("/")
             if value is not None:
                 latest[(shard, key)] = services.InboxEntry(int(session_id), uid, submission_id, value)
-        for (shard, key), entry in latest.items():
+        # An error here (the database away) leaves the remaining entries pending for the next tick.
+        for shard, key in list(latest):
             started = time.perf_counter()
-            ack = services.ingest_inbox_entry(entry)
+            ack = services.ingest_inbox_entry(latest[(shard, key)])
             if ack["status"] == "stored":
                 metrics.ANSWER_DURATION.labels(transport="firebase").observe(time.perf_counter() - started)
             self._unacked.setdefault(shard, {})[key] = ack
+            del latest[(shard, key)]
             outcome.ingested += 1
 
     def _send_acks(self, outcome: TickOutcome) -> None:

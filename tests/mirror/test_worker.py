@@ -241,3 +241,38 @@ def test_a_transaction_rolled_back_leaves_nothing_to_relay(firebase_settings, li
         raise RuntimeError
     assert OutboxEntry.objects.count() == before
     assert firebase.is_enabled()
+
+
+def test_an_answer_that_meets_a_database_error_is_kept_and_stored_on_a_later_tick(
+    session_with_students, questions, worker, firebase_app, firebase_standin, monkeypatch
+):
+    from django.db import OperationalError
+
+    from mirror import services
+
+    session, (arnold, *_others) = session_with_students
+    arnold_id = _student_id(arnold)
+    real_ingest = services.ingest_inbox_entry
+    failures = []
+
+    def database_away_once(entry):
+        if not failures:
+            failures.append(entry.key)
+            raise OperationalError("the database went away")
+        return real_ingest(entry)
+
+    monkeypatch.setattr(services, "ingest_inbox_entry", database_away_once)
+    inbox_ref(firebase_app, session.pk, arnold_id, "flaky").set(
+        {"question_id": questions["multiple_choice"].pk, "answer": {"choices": [1]}}
+    )
+    deadline = time.monotonic() + 10
+    while not failures:
+        try:
+            worker.tick()
+        except OperationalError:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert failures and Response.objects.filter(student_id=arnold_id).count() == 0
+    drive(worker, lambda: _acks(firebase_standin, session))
+    assert Response.objects.filter(student_id=arnold_id).count() == 1
