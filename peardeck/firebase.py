@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "peardeck"
 # The SDK waits up to this long for one answer (a server that never answers fails after twice it).
@@ -221,6 +224,18 @@ def student_credentials(student) -> dict | None:
     """
     if not is_enabled():
         return None
+    try:
+        return _student_credentials(student)
+    except Exception:
+        # The student has joined; without Firebase they still have the WebSocket and HTTP.
+        log.exception("could not mint Firebase credentials for a student")
+        from peardeck import metrics
+
+        metrics.FIREBASE_ERRORS.labels(operation="token", reason="error").inc()
+        return None
+
+
+def _student_credentials(student) -> dict:
     from firebase_admin import auth
 
     session_id = student.session_id

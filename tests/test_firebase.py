@@ -5,7 +5,6 @@ from collections import Counter
 from pathlib import Path
 
 import firebase_admin
-import pytest
 from google.auth import jwt
 
 from mirror.models import OutboxEntry
@@ -81,10 +80,12 @@ def test_the_app_is_made_on_first_use_and_writes_reach_the_shards_database(
     assert _apps_made_here() == 0
 
 
-def test_a_malformed_web_config_is_a_configuration_error_not_a_broken_token(firebase_settings, live_session):
-    from django.core.exceptions import ImproperlyConfigured
+def test_a_student_still_joins_when_firebase_credentials_cannot_be_made(firebase_settings, live_session):
+    from peardeck import metrics
 
+    failures = metrics.FIREBASE_ERRORS.labels(operation="token", reason="error")._value.get()
     firebase_settings.FIREBASE_WEB_CONFIG = "{not json"
-    student, _token = session_services.join_session(join_code=live_session.join_code, display_name="Wanda")
-    with pytest.raises(ImproperlyConfigured):
-        firebase.student_credentials(student)
+    response = Api().post("/api/join", {"join_code": live_session.join_code, "display_name": "Wanda"})
+    assert response.status_code == 201
+    assert response.json()["firebase"] is None
+    assert metrics.FIREBASE_ERRORS.labels(operation="token", reason="error")._value.get() == failures + 1
