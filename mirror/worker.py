@@ -96,6 +96,8 @@ class FirebaseWorker:
     def run(self, *, interval: float, stop: threading.Event) -> None:
         while not stop.is_set():
             started = self.clock()
+            # Like a request: drop a connection that broke or aged out (or hand it back to the pool).
+            close_old_connections()
             try:
                 self.tick()
             except Exception:
@@ -106,7 +108,6 @@ class FirebaseWorker:
 
     def tick(self) -> TickOutcome:
         outcome = TickOutcome()
-        close_old_connections()
         if firebase.is_enabled():
             self._ensure_listeners(outcome)
             self._ingest(outcome)
