@@ -73,11 +73,13 @@ class FirebaseWorker:
         self,
         *,
         batch_size: int = 1000,
+        ingest_batch: int = 200,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.batch_size = batch_size
+        self.ingest_batch = ingest_batch
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.clock = clock
@@ -194,8 +196,9 @@ class FirebaseWorker:
             session_id, uid, submission_id = key.split("/")
             if value is not None:
                 latest[(shard, key)] = services.InboxEntry(int(session_id), uid, submission_id, value)
-        # An error here (the database away) leaves the remaining entries pending for the next tick.
-        for shard, key in list(latest):
+        # An error here (the database away) leaves the remaining entries pending for the next tick;
+        # so does the cap, which keeps a burst of answers from holding up the outbox relay.
+        for shard, key in list(latest)[: self.ingest_batch]:
             started = time.perf_counter()
             ack = services.ingest_inbox_entry(latest[(shard, key)])
             if ack["status"] == "stored":
