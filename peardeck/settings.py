@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "accounts",
     "sessions.apps.ClassroomSessionsConfig",
     "responses",
+    "mirror",
 ]
 
 MIDDLEWARE = [

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.decorators import decorate_view
 
-from peardeck import instrument
+from peardeck import firebase, instrument
 from peardeck.auth import projector_auth, student_auth, teacher_auth
 from peardeck.errors import DomainError
 from peardeck.polling import conditional
@@ -283,7 +283,7 @@ def end_session(request, session_id: int):
 def join(request, payload: JoinIn):
     check_rate("join", client_address(request))
     student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)
-    return Status(201, {"token": token, **student_view(student)})
+    return Status(201, {"token": token, **student_view(student), "firebase": firebase.student_credentials(student)})
 
 
 def _active_student(request):

@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from mirror import services as mirror_services
 from peardeck import realtime
 from peardeck.errors import DomainError
 from peardeck.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, new_token, token_hash
@@ -162,6 +163,7 @@ def _bump(session: Session, event_type: str, **payload) -> None:
     """Records one change of a locked session row: seq + 1, then an event after commit."""
     Session.objects.filter(pk=session.pk).update(seq=F("seq") + 1)
     session.refresh_from_db(fields=["seq"])
+    mirror_services.record_session_change(session)
     realtime.publish_after_commit(session.pk, {"type": event_type, "seq": session.seq, **payload})
 
 

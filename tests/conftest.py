@@ -9,7 +9,14 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.services import create_teacher, issue_api_token
+from peardeck import firebase
 from sessions import services as session_services
+from tests.firebase_standin.fixtures import (  # noqa: F401 - fixtures used by name
+    firebase_app,
+    firebase_service_account,
+    firebase_settings,
+    firebase_standin,
+)
 
 ALL_KIND_QUESTIONS = [
     {
@@ -110,6 +117,13 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_firebase_app_between_tests():
+    # peardeck.firebase keeps its app; a test that switched Firebase on must not lend it to the next.
+    yield
+    firebase.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,221 @@
+"""Answers per second into Firebase inboxes against Firebase writes per second out of the worker.
+
+Starts the Firebase stand-in (two shards) and `manage.py firebase_worker` as production runs it,
+on a fresh PostgreSQL database; fills SESSIONS classes of 30 students; then, for each rate, plays
+the students' browsers (writing answers into their inboxes through firebase-admin, one PUT each)
+and the teachers (one question change per class every few seconds) for a fixed time, and prints
+what came in, what was stored, and how many writes the worker made. SPEC §7: the worker's writes
+must follow its flush rate and the number of shards, not the number of answers.
+
+    .venv/bin/python bench/firebase_mirror.py [--sessions 20] [--rates 50,200,800] [--seconds 10]
+"""
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.firebase_standin.server import StandIn  # noqa: E402
+from tests.support.server import free_port, manage  # noqa: E402
+
+ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+DATABASE_NAME = "peardeck_bench_firebase"
+SHARDS = ("peardeck-bench-1", "peardeck-bench-2")
+
+
+def fresh_database() -> str:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE_NAME} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {DATABASE_NAME}")
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + DATABASE_NAME
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--rates", default="50,200,800", help="answers per second to offer, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--interval", type=float, default=0.25, help="the worker's flush interval")
+    options = parser.parse_args()
+
+    standin = StandIn(keepalive_seconds=5).start()
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_database(),
+        "FIREBASE_DATABASE_URLS": ",".join(f"https://{ns}.firebaseio.com" for ns in SHARDS),
+        "FIREBASE_DATABASE_EMULATOR_HOST": standin.address,
+        "PEARDECK_VAR_DIR": str(ROOT / "var" / "bench"),
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    manage("migrate", "--no-input", env=env)
+    os.environ.update(
+        {key: env[key] for key in ("DATABASE_URL", "FIREBASE_DATABASE_URLS", "PEARDECK_VAR_DIR")}
+    )
+    os.environ["FIREBASE_DATABASE_EMULATOR_HOST"] = standin.address
+    os.environ["DJANGO_SETTINGS_MODULE"] = "peardeck.settings"
+    import django
+
+    django.setup()
+    from firebase_admin import db
+
+    from accounts.services import create_teacher
+    from peardeck import firebase
+    from responses.models import Response, Submission
+    from sessions import services
+
+    teacher = create_teacher(username="bench", password="bench-password-42")
+    deck = services.create_deck(owner=teacher, title="bench")
+    for index in range(40):
+        services.add_question(deck=deck, kind="number", prompt=f"Q{index}", config={})
+    classes = []
+    for _ in range(options.sessions):
+        session, _key = services.create_session(teacher=teacher, deck=deck)
+        session = services.start_session(session=session)
+        students = [
+            services.join_session(join_code=session.join_code, display_name=f"S{index}")[0]
+            for index in range(30)
+        ]
+        classes.append((session, students))
+    port = free_port()
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "firebase_worker",
+            "--metrics-port",
+            str(port),
+            "--interval",
+            str(options.interval),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(ROOT / "var" / "bench-firebase-worker.log", "w"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+    )
+    app = firebase.app()
+    try:
+        time.sleep(3)  # the worker relays the joins and starts listening
+        print(
+            f"{options.sessions} classes x 30 students, {len(SHARDS)} shards, flush every {options.interval}s"
+        )
+        print("offered: answers/s asked of the browsers; in/s: written into inboxes per second of load;")
+        print("drained: seconds until the worker had taken every answer; stored/s over that time;")
+        print("writes: the worker's Firebase writes (multi-path PATCHes) over that time")
+        print(
+            f"{'offered':>8} {'in/s':>9} {'drained':>9} {'stored/s':>9} {'writes':>8} {'writes/s':>9} "
+            f"{'/shard/s':>9} {'ans/write':>10}"
+        )
+        for rate in [int(rate) for rate in options.rates.split(",")]:
+            for session, _students in classes:
+                moved = services.step_question(session=session, step=1)  # everyone on a fresh question
+                session.current_question_id = moved.current_question_id
+            time.sleep(1)
+            stored_before = Submission.objects.count()
+            standin.reset_counts()
+            started = time.monotonic()
+            written = run_load(db, app, classes, rate, options.seconds, services)
+            # Until the worker has taken (and acknowledged) every answer, or a minute more.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and any(
+                _children(standin.data(namespace, "/inbox"), depth=3) for namespace in SHARDS
+            ):
+                time.sleep(0.2)
+            time.sleep(1)  # the last flush
+            elapsed = time.monotonic() - started
+            worker_writes = standin.request_counts().get("PATCH", 0)
+            stored = Submission.objects.count() - stored_before
+            print(
+                f"{rate:>8} {written / options.seconds:>9.0f} {elapsed:>9.1f} {stored / elapsed:>9.0f} "
+                f"{worker_writes:>8} {worker_writes / elapsed:>9.1f} "
+                f"{worker_writes / elapsed / len(SHARDS):>9.1f} "
+                f"{written / max(worker_writes, 1):>10.1f}"
+            )
+        by_firebase = Response.objects.filter(source="firebase").count()
+        print(f"responses stored: {Response.objects.count()}, by firebase: {by_firebase}")
+        outcomes = Counter()
+        for namespace in SHARDS:
+            # Integer-keyed children may come back as lists; either way, walk the leaves.
+            for acks in _children(standin.data(namespace, "/acks"), depth=3):
+                outcomes[acks.get("code", acks.get("status"))] += 1
+            outcomes["still in the inbox"] += len(_children(standin.data(namespace, "/inbox"), depth=3))
+        print("acknowledgements:", dict(outcomes))
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        standin.stop()
+
+
+def _children(node, depth: int) -> list:
+    """The nodes `depth` levels below `node` (objects or Firebase's list rendering)."""
+    if node is None:
+        return []
+    values = node.values() if isinstance(node, dict) else [child for child in node if child is not None]
+    if depth == 0:
+        return [node]
+    return [leaf for child in values for leaf in _children(child, depth - 1)]
+
+
+def run_load(db, app, classes, rate: int, seconds: float, services) -> int:
+    """Writes `rate` answers per second spread over every student, and steps each class's question
+    every 5 s; returns how many answers were written."""
+    from peardeck import firebase
+
+    written = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+    everyone = [(session, student) for session, students in classes for student in students]
+    threads = 4
+    # The browsers know the current question from the mirror; here the teachers' thread tells them.
+    current = {session.pk: session.current_question_id for session, _students in classes}
+
+    def browser(offset: int) -> None:
+        nonlocal written
+        index = offset
+        next_at = time.monotonic()
+        while time.monotonic() < stop:
+            session, student = everyone[index % len(everyone)]
+            ref = db.reference(
+                f"/inbox/{session.pk}/student-{student.pk}/{uuid.uuid4().hex}",
+                app=app,
+                url=f"https://{SHARDS[firebase.shard_of(session.pk)]}.firebaseio.com",
+            )
+            ref.set({"question_id": current[session.pk], "answer": {"value": index}})
+            with lock:
+                written += 1
+            index += threads
+            next_at += threads / rate
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def teachers() -> None:
+        from django.db import connection
+
+        while time.monotonic() < stop - 5:
+            time.sleep(5)
+            for session, _students in classes:
+                with contextlib.suppress(Exception):  # the last question: stay on it
+                    moved = services.step_question(session=session, step=1)
+                    current[session.pk] = moved.current_question_id
+        connection.close()
+
+    workers = [threading.Thread(target=browser, args=(offset,)) for offset in range(threads)]
+    workers.append(threading.Thread(target=teachers))
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    return written
+
+
+if __name__ == "__main__":
+    main()

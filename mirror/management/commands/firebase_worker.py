@@ -1,0 +1,52 @@
+"""manage.py firebase_worker: relays the outbox to Firebase and ingests student inboxes.
+
+Exactly one must run (deploy/base/firebase-worker: one replica, Recreate). It serves its metrics
+on --metrics-port and keeps running with Firebase off, reporting an empty backlog.
+"""
+
+import logging
+import os
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+from prometheus_client import start_http_server
+
+from mirror.worker import FirebaseWorker
+from peardeck import firebase
+
+log = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Relay the outbox to Firebase and ingest student answers from the inbox."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--metrics-port", type=int, default=9100)
+        parser.add_argument("--metrics-address", default="0.0.0.0")  # noqa: S104 - scraped by Prometheus
+        parser.add_argument(
+            "--interval", type=float, default=0.25, help="seconds between flushes (Firebase writes per shard)"
+        )
+        parser.add_argument("--batch-size", type=int, default=1000)
+
+    def handle(self, *args, **options):
+        if options["metrics_port"]:
+            start_http_server(options["metrics_port"], addr=options["metrics_address"])
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        worker = FirebaseWorker(batch_size=options["batch_size"])
+        state = f"{firebase.shard_count()} shard(s)" if firebase.is_enabled() else "Firebase off"
+        self.stdout.write(f"firebase worker running ({state}), metrics on :{options['metrics_port']}")
+        self.stdout.flush()
+        worker.run(interval=options["interval"], stop=stop)
+        worker.close()
+        self.stdout.write("firebase worker stopped")
+        self.stdout.flush()
+        if any(
+            thread.is_alive() and not thread.daemon
+            for thread in threading.enumerate()
+            if thread is not threading.main_thread()
+        ):
+            # The SDK's listener threads are not daemons and may still wait on a stream.
+            os._exit(0)

@@ -1,0 +1,173 @@
+"""Writes for the mirror: outbox entries, relaying them to Firebase, and ingesting the inbox."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from mirror import selectors
+from mirror.models import OutboxEntry
+from peardeck import firebase
+from peardeck.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+# Keys an inbox entry may hold; database.rules.json allows the same.
+INBOX_ENTRY_KEYS = {"question_id", "answer"}
+
+
+def record_session_change(session) -> None:
+    """Called inside the transaction of every session change (sessions.services._bump).
+
+    Stores an outbox entry in that same transaction, so the change and its Firebase write are
+    committed together or not at all. With Firebase off it does nothing.
+    """
+    if firebase.is_enabled():
+        OutboxEntry.objects.create(session_id=session.pk, seq=session.seq)
+
+
+@dataclass
+class RelayOutcome:
+    relayed_entries: int = 0
+    writes: int = 0
+    sessions: int = 0
+    failures: dict[int, BaseException] = field(default_factory=dict)  # by shard
+
+
+def relay_outbox(*, batch_size: int = 1000, skip_shards: frozenset[int] = frozenset()) -> RelayOutcome:
+    """Sends the oldest outbox entries to Firebase: one multi-path write per shard.
+
+    Documents are recomputed now, after the entries were read, so each one holds at least the
+    change of every entry it settles. Entries are deleted by id once their shard's write
+    succeeded; an entry committed meanwhile (even with a lower id) stays for the next round.
+    A crash between the write and the delete only means the same documents are written again.
+    """
+    outcome = RelayOutcome()
+    rows = list(OutboxEntry.objects.order_by("id").values_list("id", "session_id")[:batch_size])
+    if not rows:
+        return outcome
+    entry_ids: dict[int, list[int]] = defaultdict(list)  # by shard
+    session_ids: dict[int, set[int]] = defaultdict(set)  # by shard
+    for entry_id, session_id in rows:
+        shard = firebase.shard_of(session_id)
+        if shard in skip_shards:
+            continue
+        entry_ids[shard].append(entry_id)
+        session_ids[shard].add(session_id)
+    documents = selectors.mirror_documents({sid for sids in session_ids.values() for sid in sids})
+    for shard, sids in session_ids.items():
+        update = {str(sid): documents[sid] for sid in sorted(sids)}
+        try:
+            firebase.update("/sessions", update, shard=shard)
+        except Exception as exc:  # any failure leaves the entries for a later round
+            log.warning("relaying %d sessions to shard %d failed: %s", len(sids), shard, exc)
+            outcome.failures[shard] = exc
+            continue
+        OutboxEntry.objects.filter(id__in=entry_ids[shard]).delete()
+        outcome.writes += 1
+        outcome.sessions += len(sids)
+        outcome.relayed_entries += len(entry_ids[shard])
+    return outcome
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """One answer a student wrote at /inbox/<session_id>/<uid>/<submission_id>."""
+
+    session_id: int
+    uid: str
+    submission_id: str
+    value: Any
+
+    @property
+    def key(self) -> str:
+        return f"{self.session_id}/{self.uid}/{self.submission_id}"
+
+
+def _refused(code: str, message: str, field: str | None = None) -> dict:
+    ack = {"status": "refused", "code": code, "message": message}
+    if field:
+        ack["field"] = field
+    return ack
+
+
+def ingest_inbox_entry(entry: InboxEntry) -> dict:
+    """Stores one inbox answer through the same service as HTTP; returns its acknowledgement.
+
+    The acknowledgement is `{"status": "stored", "question_id", "version"}` or
+    `{"status": "refused", "code", "message"[, "field"]}`. A replayed entry (same student and
+    submission_id) is the same response, acknowledged again. Errors that are not the answer's
+    fault (the database away) propagate: the entry is then neither stored nor acknowledged.
+    """
+    from responses.services import submit_response
+    from sessions.models import Student
+
+    student_id = firebase.student_id_of_uid(entry.uid)
+    student = None
+    if student_id is not None:
+        student = Student.objects.select_related("session").filter(pk=student_id).first()
+    if student is None or student.session_id != entry.session_id:
+        return _refused("student_not_found", "No such student in this session.")
+    value = entry.value
+    if not isinstance(value, dict) or not INBOX_ENTRY_KEYS.issuperset(value) or "question_id" not in value:
+        return _refused("invalid", "An inbox entry is {question_id, answer}.", "answer")
+    try:
+        submitted = submit_response(
+            student=student,
+            question_id=value["question_id"],
+            submission_id=entry.submission_id,
+            answer=value.get("answer"),
+            source="firebase",
+        )
+    except DomainError as exc:
+        return _refused(exc.code, exc.message, exc.field)
+    return {
+        "status": "stored",
+        "question_id": submitted.response.question_id,
+        "version": submitted.response.version,
+    }
+
+
+def entries_from_event(event_type: str, path: str, data: Any) -> tuple[list[InboxEntry], list[str]]:
+    """Reads a streaming event of a listener on /inbox.
+
+    Returns the entries present after it, and the keys of entries written below their own level
+    (a child of an entry changed: the whole entry must be read again). `patch` keys may be slash
+    paths; nulls are deletions and yield nothing. Anything not at the inbox's depth is ignored.
+    """
+    base = [segment for segment in (path or "").split("/") if segment]
+    updates: list[tuple[list[str], Any]] = []
+    if event_type == "put":
+        updates.append((base, data))
+    elif event_type == "patch" and isinstance(data, dict):
+        for key, value in data.items():
+            updates.append((base + [segment for segment in str(key).split("/") if segment], value))
+    entries: list[InboxEntry] = []
+    reread: list[str] = []
+    for segments, value in updates:
+        if len(segments) > 3:
+            reread.append("/".join(segments[:3]))
+            continue
+        _collect(segments, value, entries)
+    return entries, reread
+
+
+def _collect(segments: list[str], value: Any, into: list[InboxEntry]) -> None:
+    if value is None:
+        return
+    if len(segments) == 3:
+        session, uid, submission_id = segments
+        if session.isdigit():
+            into.append(InboxEntry(int(session), uid, submission_id, value))
+        return
+    if isinstance(value, dict):
+        for key, child in value.items():
+            _collect([*segments, str(key)], child, into)
+    elif isinstance(value, list):  # Firebase renders integer-keyed children as a list
+        for index, child in enumerate(value):
+            _collect([*segments, str(index)], child, into)
