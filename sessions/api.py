@@ -283,7 +283,9 @@ def end_session(request, session_id: int):
 def join(request, payload: JoinIn):
     check_rate("join", client_address(request))
     student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)
-    return Status(201, {"token": token, **student_view(student), "firebase": firebase.student_credentials(student)})
+    return Status(
+        201, {"token": token, **student_view(student), "firebase": firebase.student_credentials(student)}
+    )
 
 
 def _active_student(request):

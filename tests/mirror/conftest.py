@@ -48,4 +48,10 @@ def published(monkeypatch) -> list[tuple[int, dict]]:
 
     events: list[tuple[int, dict]] = []
     monkeypatch.setattr(realtime, "publish", lambda session_id, event: events.append((session_id, event)))
+    # Answers are coalesced into a tallies event; build it at once instead of a moment later.
+    monkeypatch.setattr(
+        realtime,
+        "publish_coalesced",
+        lambda session_id, item, build: events.append((session_id, build(session_id, {item}))),
+    )
     return events

@@ -65,7 +65,10 @@ def test_an_answer_written_into_the_inbox_is_stored_broadcast_acknowledged_and_t
         "sub-1": {"status": "stored", "question_id": question.pk, "version": 1}
     }
     assert _inbox(firebase_standin, session) is None  # acknowledged entries leave the inbox
-    assert [event["type"] for _sid, event in published if _sid == session.pk] == ["response_submitted"]
+    broadcasts = [event for _sid, event in published if _sid == session.pk]
+    assert [event["type"] for event in broadcasts] == ["tallies"]
+    assert broadcasts[0]["responses"][0]["source"] == "firebase"
+    assert broadcasts[0]["tallies"][0]["counts"] == [0, 1, 0]
     assert _mirror(firebase_standin, session)["question"]["id"] == question.pk
 
     arnold.post("/api/student/move", {"question_id": question.pk})  # noise: refused, instructor-paced
