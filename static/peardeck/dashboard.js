@@ -157,7 +157,8 @@
           el("span", { class: "avatar", "aria-hidden": "true" }, student.display_name.slice(0, 1).toUpperCase()),
           el("span", { class: "name" }, student.display_name),
           el("span", { class: "roster-answer", "aria-label": `${student.display_name}'s answer` },
-            response ? (question.kind === "drawing" ? window.Charts.drawingSvg(response.answer, "mini") : answerSummary(question, response.answer)) : "—"),
+            response && question.kind === "drawing" ? window.Charts.drawingSvg(response.answer, "mini") : null,
+            response ? answerSummary(question, response.answer) : "—"),
           response && response.id
             ? el("button", { type: "button", class: "icon star" + (response.starred ? " on" : ""), "aria-pressed": String(Boolean(response.starred)), "aria-label": `Star ${student.display_name}'s answer`, onclick: () => star(response) }, response.starred ? "★" : "☆")
             : null,
