@@ -277,6 +277,7 @@
     };
 
     function applyState(state) {
+      if (link.stopped) return; // a refusal ended this link; a late answer must not revive the page
       if (typeof state.seq === "number") link.seq = state.seq;
       options.onState(state);
     }
