@@ -327,6 +327,8 @@
       link.transports.forEach((transport) => transport.stop());
     }
 
+    // A page that has not shown anything useful by now counts as a failed load (no-op once it has).
+    setTimeout(() => metrics.failed("timeout"), 20000);
     link.transports.push(websocketTransport(link));
     for (const extra of extraTransports) {
       if (extra.enabled(config)) link.transports.push(extra.factory(link, { api, metrics, config }));

@@ -50,6 +50,9 @@
         case "student_joined":
           if (!session.students.some((s) => s.id === event.student_id)) session.students.push({ id: event.student_id, display_name: event.display_name, removed: false });
           break;
+        case "pacing_changed":
+          session.pacing = event.pacing;
+          break;
         case "student_removed": {
           const student = session.students.find((s) => s.id === event.student_id);
           if (student) student.removed = true;
@@ -133,6 +136,8 @@
     byId("reveal").textContent = revealed ? "Hide results" : "Reveal on projector";
     byId("reveal").setAttribute("aria-pressed", String(Boolean(revealed)));
     byId("end-session").disabled = ended;
+    byId("pacing").setAttribute("aria-pressed", String(session.pacing === "student"));
+    byId("pacing").disabled = ended;
 
     // the current question and its results
     byId("current-meta").textContent = ended
@@ -200,6 +205,7 @@
     const question = current();
     act(session.revealed_question_ids.includes(question.id) ? "hide" : "reveal", { question_id: question.id });
   });
+  document.getElementById("pacing").addEventListener("click", () => act("pacing", { pacing: session.pacing === "student" ? "instructor" : "student" }));
   document.getElementById("end-session").addEventListener("click", () => {
     if (confirm("End the session? Students will see their takeaways.")) act("end");
   });

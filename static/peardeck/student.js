@@ -163,11 +163,29 @@
       body,
     );
     (VIEWS[question.kind] || VIEWS.slide)(body, question, view.answer ? view.answer.answer : null, view.locked);
+    if (view.pacing === "student" && view.question_ids) card.append(pacingNav(view.question_ids, question.id));
     stage.replaceChildren(card);
     if (question.kind === "slide") setStatus("", "");
     else if (view.locked) setStatus("locked", "Locked — answers to this question are closed.");
     else if (view.answer) setStatus("sent", "✓ Sent — you can change your answer until the teacher locks it.");
     else setStatus("open", "Answer when you're ready.");
+  }
+
+  /* In a student-paced session each student moves on their own. */
+  function pacingNav(ids, currentId) {
+    const index = ids.indexOf(currentId);
+    const go = (step) => async () => {
+      try {
+        view = await api("POST", "/api/student/move", { question_id: ids[index + step] }, { token: saved.token });
+        render();
+      } catch (failure) {
+        setStatus("error", failure.message);
+      }
+    };
+    return el("nav", { class: "pacing", "aria-label": "Your pace" },
+      el("button", { type: "button", disabled: index <= 0, onclick: go(-1) }, "◀ Back"),
+      el("span", { class: "muted" }, `${index + 1} / ${ids.length}`),
+      el("button", { type: "button", disabled: index >= ids.length - 1, onclick: go(1) }, "Next ▶"));
   }
 
   function markChosen() {

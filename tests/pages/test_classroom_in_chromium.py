@@ -281,3 +281,24 @@ def join_live(browser, server, code, name):
     page.get_by_label("Your name").press("Enter")
     page.wait_for_url("**/s/")
     return page, errors
+
+
+def test_a_student_in_a_student_paced_session_moves_at_their_own_pace(server, browser, teacher_account):
+    api = httpx.Client(
+        base_url=f"{server}/api", headers={"Authorization": f"Bearer {teacher_account['token']}"}
+    )
+    deck = api.post("/decks", json={"title": "Homework"}).json()
+    for prompt in ("First", "Second"):
+        api.post(f"/decks/{deck['id']}/questions", json={"kind": "number", "prompt": prompt, "config": {}})
+    session = api.post("/sessions", json={"deck_id": deck["id"], "pacing": "student"}).json()
+    api.post(f"/sessions/{session['id']}/start")
+    page, errors = join_live(browser, server, session["join_code"], "Hedy")
+    expect(page.get_by_role("heading", name="First")).to_be_visible()
+    page.get_by_role("navigation", name="Your pace").get_by_role("button", name="Next ▶").click()
+    expect(page.get_by_role("heading", name="Second")).to_be_visible()
+    page.get_by_label("Second").fill("2")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#student-status")).to_contain_text("Sent")
+    answers = api.get(f"/sessions/{session['id']}/responses").json()
+    assert [(a["student"]["display_name"], a["answer"]) for a in answers] == [("Hedy", {"value": 2})]
+    assert errors == []
