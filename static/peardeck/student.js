@@ -33,6 +33,8 @@
       const first = view === null;
       view = state;
       if (state.answer && state.question) sentAnswers.set(state.question.id, state.answer.answer);
+      // A state fetched just before our answer was accepted does not know it yet.
+      else if (state.question && sentAnswers.has(state.question.id)) view.answer = { answer: sentAnswers.get(state.question.id) };
       render();
       if (first) metrics.interactive();
     },
@@ -178,6 +180,7 @@
       try {
         view = await api("POST", "/api/student/move", { question_id: ids[index + step] }, { token: saved.token });
         render();
+        await link.refetch(true); // a state request sent before the move must not have the last word
       } catch (failure) {
         setStatus("error", failure.message);
       }
