@@ -28,7 +28,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pages")
     env = {"PEARDECK_VAR_DIR": str(tmp), "DEBUG": "false", "RATE_LIMIT_JOIN": "1000"}
     if os.environ.get("DATABASE_URL"):
-        env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/test_pages"
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/peardeck_pages_browser"
         _fresh_postgres_database(env["DATABASE_URL"])
     else:
         env["SQLITE_PATH"] = str(tmp / "pages.sqlite3")
