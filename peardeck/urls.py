@@ -12,4 +12,5 @@ urlpatterns = [
     re_path(r"^api/", unknown_endpoint),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("", include("sessions.urls")),
 ]

@@ -1,0 +1,63 @@
+"""The pages: thin views that hand each page the ids it starts from. The pages then talk to the
+JSON API and the WebSocket through static/peardeck/client.js, the same way any client does."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from peardeck.errors import DomainError
+from sessions import selectors
+
+
+def _client_config(**page) -> dict:
+    # Read by client.js: which optional transports this deployment offers.
+    return {"firebase": bool(settings.FIREBASE_WEB_CONFIG and settings.FIREBASE_DATABASE_URLS), **page}
+
+
+def _or_404(select, *args):
+    try:
+        return select(*args)
+    except DomainError as missing:  # someone else's deck or session is simply not there
+        raise Http404(missing.message) from None
+
+
+@ensure_csrf_cookie
+def join_page(request):
+    """The join address the projector shows: a code and a name."""
+    return render(request, "pages/join.html", {"config": _client_config(app="join")})
+
+
+def student_page(request):
+    """The student's app; the token lives in the tab's sessionStorage, set by the join page."""
+    return render(request, "pages/student.html", {"config": _client_config(app="student")})
+
+
+@login_required
+@ensure_csrf_cookie
+def decks_page(request):
+    return render(request, "pages/decks.html", {"config": _client_config(app="decks")})
+
+
+@login_required
+@ensure_csrf_cookie
+def deck_page(request, deck_id: int):
+    deck = _or_404(selectors.deck_of, request.user, deck_id)
+    return render(
+        request, "pages/deck.html", {"deck": deck, "config": _client_config(app="deck", deck_id=deck.pk)}
+    )
+
+
+@login_required
+@ensure_csrf_cookie
+def dashboard_page(request, session_id: int):
+    session = _or_404(selectors.session_of, request.user, session_id)
+    config = _client_config(app="teacher", session_id=session.pk, join_code=session.join_code)
+    return render(request, "pages/dashboard.html", {"session": session, "config": config})
+
+
+def projector_page(request, join_code: str):
+    """The key arrives in the URL fragment, which browsers never send, so it stays out of logs."""
+    config = _client_config(app="projector", join_code=join_code.upper())
+    return render(request, "pages/projector.html", {"join_code": join_code.upper(), "config": config})

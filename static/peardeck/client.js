@@ -1,0 +1,363 @@
+/* peardeck's browser client, shared by every page. No build step: a plain script that defines
+ * window.Peardeck.
+ *
+ * - api(method, path, body, {token}): JSON over HTTP with the CSRF header; rejects with the
+ *   server's {code, message, field} error.
+ * - connect(options): a live link to one session. Transports are tried in order: WebSocket,
+ *   then any registered transport whose page config enables it (Firebase will plug in here), and
+ *   HTTP polling whenever no push transport is open. It keeps the last `seq`: an event that skips
+ *   one means something was lost, so the state is fetched again over HTTP.
+ * - metrics: one batch per page to POST /api/browser-metrics (reportMetrics is the only sender).
+ */
+(function () {
+  "use strict";
+
+  const config = JSON.parse(document.getElementById("page-config")?.textContent || "{}");
+  const FATAL_CLOSE = { 4400: "bad_request", 4401: "not_authenticated", 4403: "student_removed", 4404: "session_not_found" };
+  const EVENTS_WITHOUT_SEQ_BUMP = new Set(["tallies"]);
+
+  function cookie(name) {
+    const match = document.cookie.split("; ").find((part) => part.startsWith(name + "="));
+    return match ? decodeURIComponent(match.slice(name.length + 1)) : "";
+  }
+
+  class ApiError extends Error {
+    constructor(status, error) {
+      super(error.message || `Request failed (${status})`);
+      this.status = status;
+      this.code = error.code || "http_" + status;
+      this.field = error.field || null;
+    }
+  }
+
+  async function api(method, path, body, options = {}) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (options.token) headers.Authorization = "Bearer " + options.token;
+    if (method !== "GET") headers["X-CSRFToken"] = cookie("csrftoken");
+    Object.assign(headers, options.headers || {});
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+    } catch (failure) {
+      throw new ApiError(0, { code: "network", message: "Cannot reach the server. Check your connection." });
+    }
+    if (response.status === 304) return { status: 304, data: null };
+    const text = await response.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch (notJson) {
+      data = null;
+    }
+    if (!response.ok) throw new ApiError(response.status, (data && data.error) || {});
+    return options.raw ? { status: response.status, data } : data;
+  }
+
+  // --- metrics ------------------------------------------------------------------------------
+
+  const metrics = {
+    app: config.app || "unknown",
+    pending: [],
+    started: performance.now(),
+    add(name, value, labels) {
+      this.pending.push(labels ? { name, labels, value } : { name, value });
+    },
+    interactive() {
+      if (this.reportedInteractive) return;
+      this.reportedInteractive = true;
+      this.add("app_load", 1, { outcome: "success" });
+      this.add("time_to_interactive_seconds", Math.round((performance.now() - this.started)) / 1000);
+      this.flush();
+    },
+    failed(reason) {
+      if (this.reportedInteractive) return;
+      this.reportedInteractive = true;
+      this.add("app_load", 1, { outcome: "failure", reason: reason || "error" });
+      this.flush();
+    },
+    flush() {
+      if (!this.pending.length) return;
+      const batch = { app: this.app, metrics: this.pending.splice(0) };
+      reportMetrics(batch);
+    },
+  };
+
+  /* The only place browser metrics leave the page. Format (proposed; the aggregator decides):
+   * {"app": "student", "metrics": [{"name": "app_load", "labels": {"outcome": "success"}, "value": 1},
+   *                                {"name": "time_to_interactive_seconds", "value": 1.2}]}
+   * Any failure, including a 404 from a server without the aggregator, is ignored. */
+  function reportMetrics(batch) {
+    try {
+      fetch("/api/browser-metrics", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },
+        body: JSON.stringify(batch),
+        credentials: "same-origin",
+        keepalive: true,
+      }).catch(() => {});
+    } catch (ignored) {
+      /* metrics never break the page */
+    }
+  }
+
+  let errorsReported = 0;
+  window.addEventListener("error", () => {
+    if (errorsReported++ < 5) metrics.add("client_errors", 1, { kind: "error" });
+  });
+  window.addEventListener("unhandledrejection", () => {
+    if (errorsReported++ < 5) metrics.add("client_errors", 1, { kind: "unhandled_rejection" });
+  });
+  window.addEventListener("pagehide", () => metrics.flush());
+
+  // --- transports ---------------------------------------------------------------------------
+
+  /* A transport factory takes the connection and returns {name, start(), stop(), send(message)}.
+   * It reports through the connection: link.opened(transport), link.closed(transport, fatalCode),
+   * link.receive(message). send() returns false when it cannot carry the message. */
+  const extraTransports = [];
+
+  /* For transports built elsewhere (Firebase). `enabled(config)` decides from the page config
+   * whether this deployment offers it; it is tried after the WebSocket and before polling. */
+  function registerTransport(name, factory, enabled) {
+    extraTransports.push({ name, factory, enabled });
+  }
+
+  function backoff(attempt) {
+    const ceiling = Math.min(30000, 500 * 2 ** attempt);
+    return ceiling / 2 + Math.random() * (ceiling / 2); // "equal jitter": never zero, never in lockstep
+  }
+
+  function websocketTransport(link) {
+    let socket = null;
+    let attempt = 0;
+    let timer = null;
+    let stopped = false;
+    let everOpened = false;
+
+    function url() {
+      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+      const since = link.seq >= 0 ? `?since=${link.seq}` : "";
+      return `${scheme}//${location.host}/ws/sessions/${encodeURIComponent(link.code)}/${link.role}/${since}`;
+    }
+
+    function open() {
+      if (stopped) return;
+      const protocols = ["peardeck.v1"];
+      if (link.token) protocols.push("token." + link.token);
+      const started = performance.now();
+      let helloSeen = false;
+      try {
+        socket = new WebSocket(url(), protocols);
+      } catch (failure) {
+        metrics.add("websocket_connect", 1, { outcome: "failure" });
+        retry();
+        return;
+      }
+      socket.onmessage = (message) => {
+        let data;
+        try {
+          data = JSON.parse(message.data);
+        } catch (notJson) {
+          return;
+        }
+        if (data.type === "hello" && !helloSeen) {
+          helloSeen = true;
+          everOpened = true;
+          attempt = 0;
+          metrics.add("websocket_connect", 1, { outcome: "success" });
+          metrics.add("websocket_connect_seconds", Math.round(performance.now() - started) / 1000);
+          link.opened(api_);
+        }
+        link.receive(data, api_);
+      };
+      socket.onclose = (event) => {
+        socket = null;
+        if (!helloSeen && !(event.code in FATAL_CLOSE)) metrics.add("websocket_connect", 1, { outcome: "failure" });
+        if (event.code in FATAL_CLOSE) {
+          link.closed(api_, FATAL_CLOSE[event.code]);
+          return;
+        }
+        link.closed(api_, null);
+        retry();
+      };
+    }
+
+    function retry() {
+      if (stopped) return;
+      clearTimeout(timer);
+      timer = setTimeout(open, backoff(attempt++));
+    }
+
+    const api_ = {
+      name: "websocket",
+      get everOpened() {
+        return everOpened;
+      },
+      start: open,
+      stop() {
+        stopped = true;
+        clearTimeout(timer);
+        if (socket) socket.close(1000);
+      },
+      send(message) {
+        if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+        socket.send(JSON.stringify(message));
+        return true;
+      },
+    };
+    return api_;
+  }
+
+  // --- the connection -----------------------------------------------------------------------
+
+  /* options: role ("teacher" | "student" | "projector"), code (join code), token (student token or
+   * projector key; teachers use their login cookie), stateUrl (the role's HTTP state endpoint),
+   * onState(state), onEvent(event), onStatus(text, transportName), onFatal(code),
+   * pollInterval (ms, default 2000). */
+  function connect(options) {
+    const link = {
+      role: options.role,
+      code: options.code,
+      token: options.token || "",
+      seq: -1,
+      push: null, // the push transport currently open, if any
+      transports: [],
+      pollTimer: null,
+      fetching: null,
+      stopped: false,
+    };
+
+    function status(text) {
+      if (options.onStatus) options.onStatus(text, link.push ? link.push.name : "polling");
+    }
+
+    link.opened = (transport) => {
+      link.push = transport;
+      stopPolling();
+      status("live");
+    };
+
+    link.closed = (transport, fatal) => {
+      if (link.push === transport) link.push = null;
+      if (fatal) {
+        stopAll();
+        if (options.onFatal) options.onFatal(fatal);
+        return;
+      }
+      if (!link.push) startPolling();
+    };
+
+    link.receive = (message) => {
+      if (message.type === "hello" || message.type === "state") {
+        if (message.state) applyState(message.state);
+        else link.seq = Math.max(link.seq, message.seq);
+        return;
+      }
+      if (message.type === "refused" || message.type === "pong" || message.type === "in_sync") return;
+      if (typeof message.seq === "number") {
+        if (EVENTS_WITHOUT_SEQ_BUMP.has(message.type)) {
+          if (message.seq > link.seq) refetch();
+        } else if (message.seq <= link.seq) {
+          return; // a repeat of something already applied
+        } else if (message.seq > link.seq + 1 && link.seq >= 0) {
+          refetch(); // a gap: something was lost, the server's state is the truth
+          return;
+        } else {
+          link.seq = message.seq;
+        }
+      }
+      if (options.onEvent) options.onEvent(message);
+    };
+
+    function applyState(state) {
+      if (link.stopped) return; // a refusal ended this link; a late answer must not revive the page
+      if (typeof state.seq === "number") link.seq = state.seq;
+      options.onState(state);
+    }
+
+    /* full: ignore what we have (after applying an event locally, `since` would say "unchanged"). */
+    async function refetch(full) {
+      if (link.fetching) return link.fetching.then(() => (full ? refetch(true) : undefined));
+      link.fetching = (async () => {
+        try {
+          const since = link.seq >= 0 && !full ? `${options.stateUrl.includes("?") ? "&" : "?"}since=${link.seq}` : "";
+          const result = await api("GET", options.stateUrl + since, undefined, { token: link.token, raw: true });
+          if (result.status !== 304 && result.data) applyState(result.data);
+          if (!link.push) status("polling");
+        } catch (failure) {
+          if (failure.code && Object.values(FATAL_CLOSE).includes(failure.code)) {
+            stopAll();
+            if (options.onFatal) options.onFatal(failure.code);
+          } else {
+            status("offline — retrying");
+          }
+        } finally {
+          link.fetching = null;
+        }
+      })();
+      return link.fetching;
+    }
+
+    function startPolling() {
+      if (link.pollTimer || link.stopped) return;
+      const interval = options.pollInterval || 2000;
+      const tick = async () => {
+        await refetch();
+        if (options.onPoll) await options.onPoll();
+        if (link.pollTimer) link.pollTimer = setTimeout(tick, interval);
+      };
+      link.pollTimer = setTimeout(tick, 0);
+    }
+
+    function stopPolling() {
+      clearTimeout(link.pollTimer);
+      link.pollTimer = null;
+    }
+
+    function stopAll() {
+      link.stopped = true;
+      stopPolling();
+      link.transports.forEach((transport) => transport.stop());
+    }
+
+    // A page that has not shown anything useful by now counts as a failed load (no-op once it has).
+    setTimeout(() => metrics.failed("timeout"), 20000);
+    link.transports.push(websocketTransport(link));
+    for (const extra of extraTransports) {
+      if (extra.enabled(config)) link.transports.push(extra.factory(link, { api, metrics, config }));
+    }
+    link.transports.forEach((transport) => transport.start());
+    // Until a push transport says hello, the page works from HTTP: the first state arrives at once.
+    refetch();
+    startPolling();
+
+    return {
+      get seq() {
+        return link.seq;
+      },
+      get transport() {
+        return link.push ? link.push.name : "polling";
+      },
+      refetch,
+      /* Sends over the open push transport; returns false when none is open (callers then use HTTP). */
+      send(message) {
+        return Boolean(link.push && link.push.send(message));
+      },
+      close: stopAll,
+    };
+  }
+
+  function newSubmissionId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  window.Peardeck = { config, api, ApiError, connect, registerTransport, reportMetrics, metrics, newSubmissionId, backoff };
+})();

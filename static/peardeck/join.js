@@ -1,0 +1,29 @@
+/* The join page: a code and a name; the student's token is kept in this tab only. */
+(function () {
+  "use strict";
+  const { api, metrics } = window.Peardeck;
+  const form = document.getElementById("join-form");
+  const code = document.getElementById("join-code");
+  const name = document.getElementById("display-name");
+  const fromLink = new URLSearchParams(location.search).get("code");
+  if (fromLink) code.value = fromLink.toUpperCase();
+  (code.value ? name : code).focus();
+
+  code.addEventListener("input", () => (code.value = code.value.toUpperCase().replace(/\s+/g, "")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    window.UI.showError("join-error", null);
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const joined = await api("POST", "/api/join", { join_code: code.value.trim(), display_name: name.value.trim() });
+      sessionStorage.setItem("peardeck.student", JSON.stringify({ token: joined.token, code: joined.join_code, name: joined.student.display_name }));
+      location.assign("/s/");
+    } catch (failure) {
+      window.UI.showError("join-error", failure);
+      (failure.field === "display_name" ? name : code).focus();
+      button.disabled = false;
+    }
+  });
+  metrics.interactive();
+})();

@@ -1,0 +1,92 @@
+/* The projector: big join code, the current question, anonymous results once revealed. It
+ * never receives names (the server decides that; see sessions/events.py). */
+(function () {
+  "use strict";
+  const { config, connect, metrics } = window.Peardeck;
+  const { el, KIND_LABELS } = window.UI;
+  const key = new URLSearchParams(location.hash.slice(1)).get("key") || "";
+  const stage = document.getElementById("projector-stage");
+  let view = null; // projector_state
+
+  document.getElementById("join-address").textContent = window.UI.joinAddress();
+
+  if (!key) {
+    stage.replaceChildren(el("p", { class: "error" }, "Open the projector from the teacher's dashboard."));
+    metrics.failed("no_key");
+    return;
+  }
+
+  connect({
+    role: "projector",
+    code: config.join_code,
+    token: key,
+    stateUrl: "/api/projector/state",
+    onState(state) {
+      const first = view === null;
+      view = state;
+      render();
+      if (first) metrics.interactive();
+    },
+    onEvent(event) {
+      if (!view) return;
+      switch (event.type) {
+        case "question_changed":
+          Object.assign(view, { current_question_id: event.question_id, question: event.question, locked: event.locked, revealed: event.revealed, tally: null, state: "live" });
+          break;
+        case "question_locked":
+        case "question_unlocked":
+          if (event.question_id === view.current_question_id) view.locked = event.type === "question_locked";
+          break;
+        case "results_revealed":
+          if (event.question_id === view.current_question_id) Object.assign(view, { revealed: true, tally: event.tally });
+          break;
+        case "results_hidden":
+          if (event.question_id === view.current_question_id) Object.assign(view, { revealed: false, tally: null });
+          break;
+        case "tallies": {
+          const tally = event.tallies.find((t) => t.question_id === view.current_question_id);
+          if (tally && view.revealed) view.tally = tally;
+          break;
+        }
+        case "student_count":
+          view.students = event.students;
+          break;
+        case "session_ended":
+          view.state = "ended";
+          break;
+        case "session_started":
+          view.state = "live";
+          break;
+      }
+      render();
+    },
+    onFatal() {
+      stage.replaceChildren(el("p", { class: "error" }, "This projector link is out of date. Open it again from the dashboard."));
+    },
+  });
+
+  function render() {
+    document.getElementById("student-count").textContent = `${view.students} joined`;
+    const question = view.question;
+    if (view.state === "ended") {
+      stage.replaceChildren(el("h1", { class: "projector-title" }, "Thanks for taking part!"));
+      return;
+    }
+    if (view.state === "waiting" || !question) {
+      stage.replaceChildren(el("h1", { class: "projector-title" }, "Join now — we'll start in a moment"));
+      return;
+    }
+    const results = el("div", { class: "results projector-results", id: "projector-results" });
+    if (question.kind !== "slide") {
+      if (view.revealed) window.Charts.render(results, question, view.tally);
+      else results.append(el("p", { class: "muted waiting-results" }, view.locked ? "Answers are locked" : "Answer on your device"));
+    } else {
+      window.Charts.render(results, question, null);
+    }
+    stage.replaceChildren(
+      el("p", { class: "muted" }, KIND_LABELS[question.kind], view.revealed && view.tally ? ` · ${view.tally.answered} answered` : ""),
+      el("h1", { class: "projector-title" }, question.prompt),
+      results,
+    );
+  }
+})();

@@ -1,0 +1,364 @@
+/* The student's app: one question at a time, the answer sent over the live link (or HTTP),
+ * clear "sent" and "locked" states, takeaways at the end. */
+(function () {
+  "use strict";
+  const { api, connect, metrics, newSubmissionId } = window.Peardeck;
+  const { el, answerSummary } = window.UI;
+
+  const saved = JSON.parse(sessionStorage.getItem("peardeck.student") || "null");
+  if (!saved) {
+    location.replace("/");
+    return;
+  }
+  const stage = document.getElementById("stage");
+  const statusBar = document.getElementById("student-status");
+  document.getElementById("who").textContent = saved.name;
+
+  let view = null; // the last state document: question, locked, answer, state
+  const sentAnswers = new Map(); // question id -> answer this page sent and the server accepted
+  const pending = new Map(); // submission id -> {resolve, reject, timer}
+
+  function setStatus(kind, text) {
+    statusBar.className = "status-bar " + kind;
+    statusBar.textContent = text;
+    stage.dataset.status = kind;
+  }
+
+  const link = connect({
+    role: "student",
+    code: saved.code,
+    token: saved.token,
+    stateUrl: "/api/student/state",
+    onState(state) {
+      const first = view === null;
+      view = state;
+      if (state.answer && state.question) sentAnswers.set(state.question.id, state.answer.answer);
+      // A state fetched just before our answer was accepted does not know it yet.
+      else if (state.question && sentAnswers.has(state.question.id)) view.answer = { answer: sentAnswers.get(state.question.id) };
+      render();
+      if (first) metrics.interactive();
+    },
+    onEvent(event) {
+      switch (event.type) {
+        case "question_changed":
+          view = { ...view, current_question_id: event.question_id, question: event.question, locked: event.locked, state: "live" };
+          view.answer = event.question && sentAnswers.has(event.question.id) ? { answer: sentAnswers.get(event.question.id) } : null;
+          render();
+          break;
+        case "question_locked":
+        case "question_unlocked":
+          if (view && view.question && view.question.id === event.question_id) {
+            view.locked = event.type === "question_locked";
+            render();
+          }
+          break;
+        case "session_ended":
+          view = { ...view, state: "ended", locked: true };
+          render();
+          break;
+        case "session_started":
+        case "pacing_changed":
+          link.refetch(true);
+          break;
+        case "submitted":
+        case "error":
+          settle(event);
+          break;
+        case "removed":
+          removed();
+          break;
+      }
+    },
+    onStatus(text, transport) {
+      const pill = document.getElementById("connection");
+      pill.textContent = text === "live" ? "● live" : transport === "polling" ? "● connected (polling)" : text;
+      pill.dataset.transport = transport;
+    },
+    onFatal(code) {
+      if (code === "student_removed") removed();
+      else if (code === "not_authenticated" || code === "session_not_found") {
+        sessionStorage.removeItem("peardeck.student");
+        stage.replaceChildren(el("div", { class: "card center" }, el("h1", {}, "This class is over or your link expired."), el("a", { href: "/", class: "button primary" }, "Join again")));
+      }
+    },
+  });
+
+  function removed() {
+    link.close();
+    sessionStorage.removeItem("peardeck.student");
+    stage.replaceChildren(el("div", { class: "card center" }, el("h1", {}, "The teacher removed you from this session."), el("a", { href: "/", class: "button" }, "Join again")));
+    setStatus("", "");
+  }
+
+  // --- sending ------------------------------------------------------------------------------
+
+  function settle(reply) {
+    const waiting = pending.get(reply.submission_id);
+    if (!waiting) return;
+    pending.delete(reply.submission_id);
+    clearTimeout(waiting.timer);
+    if (reply.type === "submitted") waiting.resolve(reply);
+    else waiting.reject(reply);
+  }
+
+  function overSocket(message) {
+    return new Promise((resolve, reject) => {
+      if (!link.send({ type: "submit", ...message })) {
+        reject({ code: "no_socket" });
+        return;
+      }
+      // No reply in time: the same submission id goes over HTTP, and the server counts it once.
+      const timer = setTimeout(() => {
+        pending.delete(message.submission_id);
+        reject({ code: "no_socket" });
+      }, 4000);
+      pending.set(message.submission_id, { resolve, reject, timer });
+    });
+  }
+
+  async function submit(answer) {
+    const question = view.question;
+    const message = { question_id: question.id, submission_id: newSubmissionId(), answer };
+    setStatus("sending", "Sending…");
+    try {
+      try {
+        await overSocket(message);
+      } catch (socketFailure) {
+        if (socketFailure.code !== "no_socket") throw socketFailure;
+        await api("POST", "/api/student/responses", message, { token: saved.token });
+      }
+      sentAnswers.set(question.id, answer);
+      if (view.question && view.question.id === question.id) view.answer = { answer };
+      setStatus("sent", "✓ Sent — you can change your answer until the teacher locks it.");
+      markChosen();
+    } catch (failure) {
+      if (failure.code === "question_locked" || failure.code === "session_ended") {
+        if (view.question && view.question.id === question.id) view.locked = true;
+        render();
+        setStatus("locked", "Locked — your change was not accepted. Answers to this question are closed.");
+      } else if (failure.code === "student_removed") {
+        removed();
+      } else {
+        setStatus("error", `Not sent: ${failure.message || "try again"}`);
+      }
+    }
+  }
+
+  // --- views --------------------------------------------------------------------------------
+
+  function render() {
+    if (!view) return;
+    if (view.state === "ended") return renderTakeaways();
+    const question = view.question;
+    if (view.state === "waiting" || !question) {
+      stage.replaceChildren(el("div", { class: "card center waiting" }, el("img", { class: "pear huge", src: document.querySelector("link[rel=icon]").href, alt: "" }), el("h1", {}, "You're in!"), el("p", { class: "muted" }, "Wait for your teacher to start.")));
+      setStatus("", "");
+      return;
+    }
+    const body = el("div", { class: "question-body", dataset: { kind: question.kind } });
+    const card = el(
+      "article",
+      { class: "card question", dataset: { questionId: question.id, kind: question.kind } },
+      el("p", { class: "muted small" }, window.UI.KIND_LABELS[question.kind] || ""),
+      el("h1", { id: "prompt" }, question.prompt || "Question"),
+      question.image_url && question.kind !== "draggable" ? el("img", { class: "prompt-image", src: question.image_url, alt: "" }) : null,
+      body,
+    );
+    (VIEWS[question.kind] || VIEWS.slide)(body, question, view.answer ? view.answer.answer : null, view.locked);
+    if (view.pacing === "student" && view.question_ids) card.append(pacingNav(view.question_ids, question.id));
+    stage.replaceChildren(card);
+    if (question.kind === "slide") setStatus("", "");
+    else if (view.locked) setStatus("locked", "Locked — answers to this question are closed.");
+    else if (view.answer) setStatus("sent", "✓ Sent — you can change your answer until the teacher locks it.");
+    else setStatus("open", "Answer when you're ready.");
+  }
+
+  /* In a student-paced session each student moves on their own. */
+  function pacingNav(ids, currentId) {
+    const index = ids.indexOf(currentId);
+    const go = (step) => async () => {
+      try {
+        view = await api("POST", "/api/student/move", { question_id: ids[index + step] }, { token: saved.token });
+        render();
+        await link.refetch(true); // a state request sent before the move must not have the last word
+      } catch (failure) {
+        setStatus("error", failure.message);
+      }
+    };
+    return el("nav", { class: "pacing", "aria-label": "Your pace" },
+      el("button", { type: "button", disabled: index <= 0, onclick: go(-1) }, "◀ Back"),
+      el("span", { class: "muted" }, `${index + 1} / ${ids.length}`),
+      el("button", { type: "button", disabled: index >= ids.length - 1, onclick: go(1) }, "Next ▶"));
+  }
+
+  function markChosen() {
+    if (!view || !view.question || view.question.kind !== "multiple_choice") return;
+    const chosen = new Set((view.answer && view.answer.answer.choices) || []);
+    stage.querySelectorAll("[data-choice]").forEach((button) => button.setAttribute("aria-pressed", String(chosen.has(Number(button.dataset.choice)))));
+  }
+
+  function sendButton(disabled, onclick, label) {
+    return el("button", { class: "primary big send", type: "button", disabled, onclick }, label || "Send");
+  }
+
+  const VIEWS = {
+    multiple_choice(body, question, answer, locked) {
+      const chosen = new Set((answer && answer.choices) || []);
+      const multiple = Boolean(question.config.multiple);
+      const picked = new Set(chosen);
+      const list = el("div", { class: "choices", role: "group", "aria-labelledby": "prompt" });
+      question.config.choices.forEach((choice, index) => {
+        list.append(
+          el(
+            "button",
+            {
+              type: "button",
+              class: "choice",
+              "aria-pressed": String(chosen.has(index)),
+              dataset: { choice: index },
+              disabled: locked,
+              onclick: (event) => {
+                if (!multiple) return submit({ choices: [index] });
+                picked.has(index) ? picked.delete(index) : picked.add(index);
+                event.currentTarget.setAttribute("aria-pressed", String(picked.has(index)));
+              },
+            },
+            el("span", { class: "choice-letter", "aria-hidden": "true" }, String.fromCharCode(65 + index)),
+            choice,
+          ),
+        );
+      });
+      body.append(list);
+      if (multiple) body.append(sendButton(locked, () => submit({ choices: [...picked].sort((a, b) => a - b) })));
+    },
+    text(body, question, answer, locked) {
+      const max = question.config.max_length || 500;
+      const box = el("textarea", { id: "text-answer", maxlength: max, rows: 4, disabled: locked, "aria-labelledby": "prompt" });
+      box.value = (answer && answer.text) || "";
+      const counter = el("span", { class: "muted small" }, `${box.value.length}/${max}`);
+      box.addEventListener("input", () => (counter.textContent = `${box.value.length}/${max}`));
+      body.append(box, counter, sendButton(locked, () => box.value.trim() && submit({ text: box.value.trim() })));
+    },
+    number(body, question, answer, locked) {
+      const input = el("input", { id: "number-answer", type: "number", inputmode: "decimal", step: "any", min: question.config.min, max: question.config.max, disabled: locked, "aria-labelledby": "prompt" });
+      if (answer) input.value = answer.value;
+      const send = () => input.value !== "" && submit({ value: Number(input.value) });
+      input.addEventListener("keydown", (event) => event.key === "Enter" && send());
+      const range = question.config.min !== undefined || question.config.max !== undefined
+        ? el("p", { class: "muted small" }, `Between ${question.config.min ?? "−∞"} and ${question.config.max ?? "∞"}`)
+        : null;
+      body.append(input, range, sendButton(locked, send));
+    },
+    draggable(body, question, answer, locked) {
+      let point = answer ? [answer.x, answer.y] : null;
+      const marker = el("span", { class: "pin", "aria-hidden": "true" });
+      const board = el(
+        "div",
+        { class: "drag-board" + (locked ? " locked" : ""), tabindex: locked ? -1 : 0, role: "application", "aria-label": "Tap to place your point. Arrow keys move it; Enter sends." },
+        window.Charts.imageOf(question) ? el("img", { src: window.Charts.imageOf(question), alt: "", draggable: "false" }) : null,
+        marker,
+      );
+      const place = (x, y) => {
+        point = [Math.min(1, Math.max(0, x)), Math.min(1, Math.max(0, y))];
+        marker.style.left = point[0] * 100 + "%";
+        marker.style.top = point[1] * 100 + "%";
+        marker.hidden = false;
+      };
+      if (point) place(...point);
+      else marker.hidden = true;
+      board.addEventListener("click", (event) => {
+        if (locked) return;
+        const box = board.getBoundingClientRect();
+        place((event.clientX - box.left) / box.width, (event.clientY - box.top) / box.height);
+        submit({ x: point[0], y: point[1] });
+      });
+      board.addEventListener("keydown", (event) => {
+        if (locked) return;
+        const step = event.shiftKey ? 0.1 : 0.02;
+        const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+        if (moves[event.key]) {
+          event.preventDefault();
+          const [x, y] = point || [0.5, 0.5];
+          place(x + moves[event.key][0], y + moves[event.key][1]);
+        } else if (event.key === "Enter" && point) {
+          submit({ x: point[0], y: point[1] });
+        }
+      });
+      body.append(board);
+    },
+    drawing(body, question, answer, locked) {
+      const strokes = answer ? JSON.parse(JSON.stringify(answer.strokes || [])) : [];
+      const canvas = el("canvas", { class: "drawing-canvas", width: 600, height: 450, "aria-label": "Drawing area" });
+      const ctx = canvas.getContext("2d");
+      let color = "#1f2937";
+      let current = null;
+      const redraw = () => {
+        ctx.clearRect(0, 0, canvas.width, canvas.height);
+        ctx.lineCap = ctx.lineJoin = "round";
+        for (const stroke of strokes.concat(current ? [current] : [])) {
+          ctx.strokeStyle = stroke.color;
+          ctx.lineWidth = stroke.width * 2;
+          ctx.beginPath();
+          stroke.points.forEach(([x, y], i) => (i ? ctx.lineTo(x * canvas.width, y * canvas.height) : ctx.moveTo(x * canvas.width, y * canvas.height)));
+          ctx.stroke();
+        }
+      };
+      const at = (event) => {
+        const box = canvas.getBoundingClientRect();
+        const clamp = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
+        return [clamp((event.clientX - box.left) / box.width), clamp((event.clientY - box.top) / box.height)];
+      };
+      if (!locked) {
+        canvas.addEventListener("pointerdown", (event) => {
+          canvas.setPointerCapture(event.pointerId);
+          current = { points: [at(event)], color, width: 3 };
+        });
+        canvas.addEventListener("pointermove", (event) => {
+          if (!current) return;
+          current.points.push(at(event));
+          redraw();
+        });
+        const finish = () => {
+          if (current && current.points.length > 1) strokes.push(current);
+          current = null;
+          redraw();
+        };
+        canvas.addEventListener("pointerup", finish);
+        canvas.addEventListener("pointercancel", finish);
+      }
+      const palette = el("div", { class: "palette", role: "group", "aria-label": "Colour" },
+        ["#1f2937", "#dc2626", "#2563eb", "#16a34a", "#f59e0b"].map((swatch) =>
+          el("button", { type: "button", class: "swatch", style: `background:${swatch}`, "aria-label": `Colour ${swatch}`, disabled: locked, onclick: () => (color = swatch) })));
+      const tools = el("div", { class: "tools" },
+        palette,
+        el("button", { type: "button", disabled: locked, onclick: () => { strokes.pop(); redraw(); } }, "Undo"),
+        el("button", { type: "button", disabled: locked, onclick: () => { strokes.length = 0; redraw(); } }, "Clear"),
+        sendButton(locked, () => strokes.length && submit({ strokes })));
+      body.append(canvas, tools);
+      redraw();
+    },
+    slide(body, question) {
+      body.append(el("div", { class: "slide-body" }, (question.config && question.config.body) || ""));
+    },
+  };
+
+  async function renderTakeaways() {
+    link.close();
+    setStatus("", "");
+    stage.replaceChildren(el("div", { class: "card center" }, el("h1", {}, "That's the end of the session"), el("p", { class: "muted" }, "Loading your takeaways…")));
+    try {
+      const data = await api("GET", "/api/student/takeaways", undefined, { token: saved.token });
+      const list = el("ol", { class: "takeaways" },
+        data.takeaways.filter((t) => t.question.kind !== "slide").map((t) =>
+          el("li", { class: "card takeaway" + (t.starred ? " starred" : "") },
+            el("h2", {}, t.question.prompt),
+            el("p", {}, t.answer ? el("strong", {}, "You said: ", answerSummary(t.question, t.answer) || "(drawing)") : el("span", { class: "muted" }, "No answer")),
+            t.is_correct === true ? el("p", { class: "correct" }, "✓ Correct") : null,
+            t.is_correct === false ? el("p", { class: "incorrect" }, "✗ Not quite: " + (t.question.config.correct || []).map((i) => t.question.config.choices[i]).join(", ")) : null,
+            t.starred ? el("p", { class: "star" }, "★ Your teacher starred this answer") : null)));
+      stage.replaceChildren(el("section", { class: "takeaways-page" }, el("h1", {}, "Your takeaways · ", data.session.deck), list));
+    } catch (failure) {
+      stage.replaceChildren(el("div", { class: "card center" }, el("h1", {}, "The session has ended."), el("p", { class: "error" }, failure.message)));
+    }
+  }
+})();

@@ -1,0 +1,148 @@
+"""static/peardeck/client.js in Chromium, against a scripted WebSocket and HTTP (Playwright routes):
+seq gaps, reconnects, refusals and the browser-metrics batch. The page is the real projector page."""
+
+import json
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.pages.conftest import page_errors
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def projector_state(seq: int, students: int = 0) -> dict:
+    return {
+        "id": 1,
+        "join_code": "ABCDEF",
+        "state": "live",
+        "seq": seq,
+        "current_question_id": 10,
+        "question": {
+            "id": 10,
+            "position": 0,
+            "kind": "text",
+            "prompt": "Scripted",
+            "image_url": "",
+            "config": {},
+        },
+        "locked": False,
+        "revealed": False,
+        "students": students,
+        "tally": None,
+    }
+
+
+class ScriptedServer:
+    """Answers the projector's state requests and WebSockets as the test tells it to."""
+
+    def __init__(self, context, *, hello_seq: int = 5, close_first_with: int | None = None):
+        self.sockets = []
+        self.state_requests = []
+        self.metric_batches = []
+        self.hello_seq = hello_seq
+        self.state = projector_state(hello_seq)  # what the HTTP state endpoint answers now
+        self.close_first_with = close_first_with
+        context.route_web_socket("**/ws/**", self._socket)
+        context.route("**/api/projector/state*", self._state)
+        context.route("**/api/browser-metrics", self._metrics)
+
+    def _socket(self, socket):
+        self.sockets.append((time.monotonic(), socket))
+        if self.close_first_with and self.close_first_with >= 4000:
+            # As the server refuses: a reason, then a close code that says "do not retry".
+            socket.send(json.dumps({"type": "refused", "code": "not_authenticated", "message": "Bad key."}))
+            socket.close(code=self.close_first_with, reason="refused")
+            return
+        hello = {
+            "type": "hello",
+            "role": "projector",
+            "seq": self.hello_seq,
+            "state": projector_state(self.hello_seq),
+        }
+        socket.send(json.dumps(hello))
+        if self.close_first_with and len(self.sockets) == 1:
+            socket.close(code=self.close_first_with, reason="going away")
+
+    def _state(self, route):
+        self.state_requests.append(route.request.url)
+        route.fulfill(json=self.state)
+
+    def _metrics(self, route):
+        self.metric_batches.append(json.loads(route.request.post_data))
+        route.fulfill(status=404, json={"error": {"code": "not_found", "message": "No such endpoint."}})
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context()
+    yield context
+    context.close()
+
+
+def open_projector(context, server):
+    page = context.new_page()
+    errors = page_errors(page)
+    page.goto(f"{server}/projector/ABCDEF/#key=pdp_scripted")
+    expect(page.locator(".projector-title")).to_have_text("Scripted")
+    return page, errors
+
+
+def test_an_event_that_skips_a_seq_makes_the_client_fetch_the_state_again(server, context):
+    scripted = ScriptedServer(context)
+    page, errors = open_projector(context, server)
+    expect(page.locator("#student-count")).to_have_text("0 joined")
+    before = len(scripted.state_requests)
+    socket = scripted.sockets[-1][1]
+
+    socket.send(json.dumps({"type": "student_count", "seq": 6, "students": 1}))
+    expect(page.locator("#student-count")).to_have_text("1 joined")
+    socket.send(json.dumps({"type": "student_count", "seq": 6, "students": 99}))  # a repeat: ignored
+    page.wait_for_timeout(300)
+    expect(page.locator("#student-count")).to_have_text("1 joined")
+    assert len(scripted.state_requests) == before, "an in-order event must not cost a request"
+
+    scripted.state = projector_state(8, students=7)
+    socket.send(json.dumps({"type": "student_count", "seq": 8, "students": 2}))  # seq 7 was lost
+    expect(page.locator("#student-count")).to_have_text("7 joined")  # the server's state, fetched
+    assert scripted.state_requests[-1].endswith("since=6")
+    assert errors == []
+
+
+def test_a_going_away_close_reconnects_after_a_jittered_delay(server, context):
+    scripted = ScriptedServer(context, close_first_with=1001)
+    page, errors = open_projector(context, server)
+    deadline = time.monotonic() + 10
+    while len(scripted.sockets) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(scripted.sockets) >= 2, "the client did not reconnect after 1001"
+    delay = scripted.sockets[1][0] - scripted.sockets[0][0]
+    assert 0.2 <= delay <= 3, f"first reconnect after {delay:.2f} s; expected 0.25 to 0.5 s plus slack"
+    assert "?since=5" in scripted.sockets[1][1].url
+    assert errors == []
+
+
+def test_a_refused_socket_is_not_retried_and_the_page_says_why(server, context):
+    scripted = ScriptedServer(context, close_first_with=4401)
+    page = context.new_page()
+    errors = page_errors(page)
+    page.goto(f"{server}/projector/ABCDEF/#key=pdp_scripted")
+    expect(page.locator("#projector-stage")).to_contain_text("out of date")
+    page.wait_for_timeout(2500)
+    assert len(scripted.sockets) == 1
+    assert errors == []
+
+
+def test_load_metrics_are_sent_in_one_batch_and_a_404_is_shrugged_off(server, context):
+    scripted = ScriptedServer(context)
+    page, errors = open_projector(context, server)
+    deadline = time.monotonic() + 5
+    while not scripted.metric_batches and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    batch = scripted.metric_batches[0]
+    assert batch["app"] == "projector"
+    names = {metric["name"]: metric for metric in batch["metrics"]}
+    assert names["app_load"] == {"name": "app_load", "labels": {"outcome": "success"}, "value": 1}
+    assert 0 < names["time_to_interactive_seconds"]["value"] < 30
+    assert errors == []
