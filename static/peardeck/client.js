@@ -62,8 +62,11 @@
 
   // --- metrics ------------------------------------------------------------------------------
 
+  // The aggregator knows three apps (peardeck/browser_metrics_config.py); each page belongs to one.
+  const METRICS_APP = { join: "student", student: "student", decks: "teacher", deck: "teacher", teacher: "teacher", projector: "projector" };
+
   const metrics = {
-    app: config.app || "unknown",
+    app: METRICS_APP[config.app] || "student",
     pending: [],
     started: performance.now(),
     add(name, value, labels) {
@@ -73,13 +76,13 @@
       if (this.reportedInteractive) return;
       this.reportedInteractive = true;
       this.add("app_load", 1, { outcome: "success" });
-      this.add("time_to_interactive_seconds", Math.round((performance.now() - this.started)) / 1000);
+      this.add("time_to_interactive", Math.round(performance.now() - this.started) / 1000);
       this.flush();
     },
     failed(reason) {
       if (this.reportedInteractive) return;
       this.reportedInteractive = true;
-      this.add("app_load", 1, { outcome: "failure", reason: reason || "error" });
+      this.add("app_load", 1, { outcome: "failure" });
       this.flush();
     },
     flush() {
@@ -89,9 +92,10 @@
     },
   };
 
-  /* The only place browser metrics leave the page. Format (proposed; the aggregator decides):
+  /* The only place browser metrics leave the page, in the aggregator's format
+   * (POST /api/browser-metrics; names and label values: peardeck/browser_metrics_config.py):
    * {"app": "student", "metrics": [{"name": "app_load", "labels": {"outcome": "success"}, "value": 1},
-   *                                {"name": "time_to_interactive_seconds", "value": 1.2}]}
+   *                                {"name": "time_to_interactive", "value": 1.2}]}
    * Any failure, including a 404 from a server without the aggregator, is ignored. */
   function reportMetrics(batch) {
     try {
@@ -109,10 +113,10 @@
 
   let errorsReported = 0;
   window.addEventListener("error", () => {
-    if (errorsReported++ < 5) metrics.add("client_errors", 1, { kind: "error" });
+    if (errorsReported++ < 5) metrics.add("client_error", 1, { kind: "js_error" });
   });
   window.addEventListener("unhandledrejection", () => {
-    if (errorsReported++ < 5) metrics.add("client_errors", 1, { kind: "unhandled_rejection" });
+    if (errorsReported++ < 5) metrics.add("client_error", 1, { kind: "unhandled_rejection" });
   });
   window.addEventListener("pagehide", () => metrics.flush());
 
@@ -151,12 +155,10 @@
       if (stopped) return;
       const protocols = ["peardeck.v1"];
       if (link.token) protocols.push("token." + link.token);
-      const started = performance.now();
       let helloSeen = false;
       try {
         socket = new WebSocket(url(), protocols);
       } catch (failure) {
-        metrics.add("websocket_connect", 1, { outcome: "failure" });
         retry();
         return;
       }
@@ -171,15 +173,12 @@
           helloSeen = true;
           everOpened = true;
           attempt = 0;
-          metrics.add("websocket_connect", 1, { outcome: "success" });
-          metrics.add("websocket_connect_seconds", Math.round(performance.now() - started) / 1000);
           link.opened(api_);
         }
         link.receive(data, api_);
       };
       socket.onclose = (event) => {
         socket = null;
-        if (!helloSeen && !(event.code in FATAL_CLOSE)) metrics.add("websocket_connect", 1, { outcome: "failure" });
         if (event.code in FATAL_CLOSE) {
           link.closed(api_, FATAL_CLOSE[event.code]);
           return;

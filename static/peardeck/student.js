@@ -146,10 +146,15 @@
 
   // --- views --------------------------------------------------------------------------------
 
+  let shown = ""; // what the stage shows now, so an unchanged state never wipes what is being typed
+
   function render() {
     if (!view) return;
     if (view.state === "ended") return renderTakeaways();
     const question = view.question;
+    const showing = JSON.stringify([view.state, view.pacing, question && question.id, view.locked, view.answer, view.question_ids]);
+    if (showing === shown && stage.querySelector(".card.question")) return;
+    shown = showing;
     if (view.state === "waiting" || !question) {
       stage.replaceChildren(el("div", { class: "card center waiting" }, el("img", { class: "pear huge", src: document.querySelector("link[rel=icon]").href, alt: "" }), el("h1", {}, "You're in!"), el("p", { class: "muted" }, "Wait for your teacher to start.")));
       setStatus("", "");
