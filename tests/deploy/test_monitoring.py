@@ -240,6 +240,7 @@ def test_moving_a_threshold_makes_the_unit_tests_fail(tmp_path, alertname, old, 
         if groups:
             assert tests["evaluation_interval"] is None, f"{alertname} is tested in two files"
             tests["evaluation_interval"] = content["evaluation_interval"]
+            tests["group_eval_order"] = content["group_eval_order"]
             tests["tests"] += groups
     assert tests["tests"]
     (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests))
