@@ -16,6 +16,7 @@ def response_document(response: Response, *, with_student: bool) -> dict:
     document = {
         "id": response.pk,
         "question_id": response.question_id,
+        "student_id": response.student_id,
         "answer": response.answer,
         "is_correct": response.is_correct,
         "source": response.source,
