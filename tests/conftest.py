@@ -112,6 +112,15 @@ def _still_rate_window(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _static_files_without_a_manifest(settings):
+    # Pages rendered in-process must not need `collectstatic` first; live servers do run it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Rate-limit counters live in the cache; one test's attempts must not count against another's.
     cache.clear()
