@@ -606,10 +606,12 @@ def test_the_control_endpoint_switches_faults_over_http(firebase_app, firebase_s
     control(firebase_standin, "up")
     assert ref.get() == 1
 
-    control(firebase_standin, "down", {"mode": "refuse", "seconds": 3})
+    # Long enough that the SDK's own retries (about 7 s of backoff) give up before it comes back,
+    # even on a loaded machine.
+    control(firebase_standin, "down", {"mode": "refuse", "seconds": 12})
     with pytest.raises(exceptions.UnavailableError):
         ref.get()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while firebase_standin.down_mode and time.monotonic() < deadline:
         time.sleep(0.05)
     assert ref.get() == 1
