@@ -179,9 +179,19 @@ def test_a_teacher_runs_a_class_of_three_browsers_from_the_dashboard(server, bro
 
     teacher.get_by_role("button", name="Next question").click()
     cy.get_by_label("One word for Europe").fill("Diverse")
-    latencies["Cy, text over HTTP"] = answer_and_time(
-        teacher, "Cy", "Diverse", cy.get_by_role("button", name="Send").click
-    )
+    # Cy's clock starts when the answer leaves the browser: waiting for the button to be clickable
+    # is Playwright's time, not the product's.
+    sent_at = []
+
+    def note_answer_sent(request):
+        if request.url.endswith("/api/student/responses") and not sent_at:
+            sent_at.append(time.time() * 1000)
+
+    cy.on("request", note_answer_sent)
+    cy.get_by_role("button", name="Send").click()
+    expect(cy.locator("#student-status")).to_contain_text("Sent")
+    started_ms = sent_at[0]
+    latencies["Cy, text over HTTP"] = seconds_until_roster_shows(teacher, "Cy", "Diverse", started_ms)
     expect(teacher.locator(".text-answers")).to_contain_text("Diverse")
 
     # --- question 4, draggable: a tap places a point, keyboard moves it --------------------
