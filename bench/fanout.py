@@ -21,8 +21,8 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.submit import REDIS_URL, recreate_database  # noqa: E402
-from tests.support.server import running_server  # noqa: E402
+from bench.submit import ADMIN_URL, REDIS_URL  # noqa: E402
+from tests.support.server import fresh_postgres_database, running_server  # noqa: E402
 
 
 def worker_rss_kib(master_pid: int) -> int:
@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--layer", choices=["pubsub", "core"], default="pubsub")
     args = parser.parse_args()
     env = {
-        "DATABASE_URL": recreate_database(),
+        "DATABASE_URL": fresh_postgres_database(ADMIN_URL, "bench_fanout"),
         "REDIS_URL": REDIS_URL,
         "CHANNEL_LAYER": args.layer,
         "RATE_LIMIT_JOIN": "1000000",

@@ -21,24 +21,14 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.firebase_standin.server import StandIn  # noqa: E402
-from tests.support.server import free_port, manage  # noqa: E402
+from tests.support.server import free_port, fresh_postgres_database, manage  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-DATABASE_NAME = "peardeck_bench_firebase"
 SHARDS = ("peardeck-bench-1", "peardeck-bench-2")
-
-
-def fresh_database() -> str:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE_NAME} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE_NAME}")
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + DATABASE_NAME
 
 
 def main() -> None:
@@ -52,7 +42,7 @@ def main() -> None:
     standin = StandIn(keepalive_seconds=5).start()
     env = {
         **os.environ,
-        "DATABASE_URL": fresh_database(),
+        "DATABASE_URL": fresh_postgres_database(ADMIN_URL, "bench_firebase"),
         "FIREBASE_DATABASE_URLS": ",".join(f"https://{ns}.firebaseio.com" for ns in SHARDS),
         "FIREBASE_DATABASE_EMULATOR_HOST": standin.address,
         "PEARDECK_VAR_DIR": str(ROOT / "var" / "bench"),

@@ -19,16 +19,14 @@ import time
 from pathlib import Path
 
 import httpx
-import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.peardeck.live import open_class  # noqa: E402
-from tests.support.server import free_port, running_server  # noqa: E402
+from tests.support.server import free_port, fresh_postgres_database, running_server  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-DATABASE_NAME = "peardeck_metrics_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 
 MIX_LUA = """
@@ -62,13 +60,6 @@ function request()
   end
 end
 """
-
-
-def recreate_database() -> str:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE_NAME}")
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE_NAME}"
 
 
 def time_scrapes(url: str, count: int) -> list[float]:
@@ -131,7 +122,7 @@ def main() -> None:
         multiproc = Path(tmp) / "multiproc"
         metrics_url = f"http://127.0.0.1:{free_port()}/metrics"
         env = {
-            "DATABASE_URL": recreate_database(),
+            "DATABASE_URL": fresh_postgres_database(ADMIN_URL, "bench_metrics"),
             "REDIS_URL": REDIS_URL,
             "PEARDECK_VAR_DIR": tmp,
             "PROMETHEUS_MULTIPROC_DIR": str(multiproc),

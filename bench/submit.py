@@ -20,15 +20,13 @@ import tempfile
 from pathlib import Path
 
 import httpx
-import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.server import running_server  # noqa: E402
+from tests.support.server import fresh_postgres_database, running_server  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-DATABASE_NAME = "peardeck_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 
 SUBMIT_LUA = """
@@ -62,13 +60,6 @@ function request()
     {["Authorization"] = "Bearer " .. tokens[(counter %% #tokens) + 1]})
 end
 """
-
-
-def recreate_database() -> str:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE_NAME}")
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE_NAME}"
 
 
 def prepare_classes(base: str, classes: int, students: int) -> tuple[list[str], list[int]]:
@@ -133,7 +124,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is required: apt-get install wrk")
     env = {
-        "DATABASE_URL": recreate_database(),
+        "DATABASE_URL": fresh_postgres_database(ADMIN_URL, "bench_submit"),
         "REDIS_URL": REDIS_URL,
         "RATE_LIMIT_JOIN": "100000",
         "RATE_LIMIT_LOGIN": "100000",

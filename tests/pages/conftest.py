@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.support.server import ROOT, running_server
+from tests.support.server import ROOT, fresh_postgres_database, running_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -28,21 +28,11 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pages")
     env = {"PEARDECK_VAR_DIR": str(tmp), "DEBUG": "false", "RATE_LIMIT_JOIN": "1000"}
     if os.environ.get("DATABASE_URL"):
-        env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/peardeck_pages_browser"
-        _fresh_postgres_database(env["DATABASE_URL"])
+        env["DATABASE_URL"] = fresh_postgres_database(os.environ["DATABASE_URL"], "pages_browser")
     else:
         env["SQLITE_PATH"] = str(tmp / "pages.sqlite3")
     with running_server(env, log_path=tmp / "gunicorn.log") as base:
         yield base
-
-
-def _fresh_postgres_database(url: str) -> None:
-    import psycopg
-
-    admin_url, name = url.rsplit("/", 1)
-    with psycopg.connect(admin_url + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 @pytest.fixture(scope="module")

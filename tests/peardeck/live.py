@@ -8,11 +8,10 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.server import free_port
+from tests.support.server import free_port, fresh_postgres_database
 
 # Redis db 3: enough for gunicorn to start several workers, apart from dbs others use.
 REDIS_URL = "redis://127.0.0.1:6379/3"
-POSTGRES_DATABASE = "peardeck_metrics_test"
 
 
 def server_env(tmp: Path, *, workers_share_redis: bool = True) -> tuple[dict, str, Path]:
@@ -30,21 +29,10 @@ def server_env(tmp: Path, *, workers_share_redis: bool = True) -> tuple[dict, st
     if workers_share_redis:
         env["REDIS_URL"] = REDIS_URL
     if os.environ.get("DATABASE_URL"):
-        env["DATABASE_URL"] = _fresh_postgres_database(os.environ["DATABASE_URL"])
+        env["DATABASE_URL"] = fresh_postgres_database(os.environ["DATABASE_URL"], "metrics_test")
     else:
         env["SQLITE_PATH"] = str(tmp / "metrics.sqlite3")
     return env, f"http://127.0.0.1:{metrics_port}/metrics", multiproc
-
-
-def _fresh_postgres_database(url: str) -> str:
-    import psycopg
-
-    # The server database sits beside the configured one; "postgres" always exists to manage it.
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {POSTGRES_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {POSTGRES_DATABASE}")
-    return admin_url.rsplit("/", 1)[0] + "/" + POSTGRES_DATABASE
 
 
 def ok(response: httpx.Response, status: int = 200) -> dict:

@@ -98,15 +98,17 @@ def running_server(env_overrides: dict, *, workers: int | None = None, log_path:
             shutil.rmtree(own_multiproc_dir, ignore_errors=True)
 
 
-def fresh_postgres_database(admin_url: str, purpose: str) -> str:
-    """An empty PostgreSQL database for a live server, named for this checkout and purpose so
-    parallel suites on one PostgreSQL never share one; returns its URL."""
+def fresh_postgres_database(url: str, purpose: str) -> str:
+    """An empty PostgreSQL database on the server `url` names, for a live server or a benchmark,
+    named for this checkout and purpose so parallel suites never share one; returns its URL."""
     import hashlib
 
     import psycopg
 
+    server = url.rsplit("/", 1)[0]
     name = f"peardeck_{purpose}_{hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    # Managed through the "postgres" database, which always exists.
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    return f"{server}/{name}"
