@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support.server import fresh_postgres_database, running_server
+from tests.support.server import fresh_postgres_database, ok, running_server
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -23,13 +23,6 @@ def server(tmp_path_factory):
         env["SQLITE_PATH"] = str(tmp / "walkthrough.sqlite3")
     with running_server(env, log_path=tmp / "gunicorn.log") as base:
         yield base
-
-
-def ok(response: httpx.Response, status: int = 200) -> dict:
-    assert response.status_code == status, (
-        f"{response.request.method} {response.request.url}: {response.text}"
-    )
-    return response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
 
 
 def test_a_whole_class_runs_through_the_documented_api(server):

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.server import free_port, fresh_postgres_database
+from tests.support.server import free_port, fresh_postgres_database, ok
 
 # Redis db 3: enough for gunicorn to start several workers, apart from dbs others use.
 REDIS_URL = "redis://127.0.0.1:6379/3"
@@ -33,13 +33,6 @@ def server_env(tmp: Path, *, workers_share_redis: bool = True) -> tuple[dict, st
     else:
         env["SQLITE_PATH"] = str(tmp / "metrics.sqlite3")
     return env, f"http://127.0.0.1:{metrics_port}/metrics", multiproc
-
-
-def ok(response: httpx.Response, status: int = 200) -> dict:
-    assert response.status_code == status, (
-        f"{response.request.method} {response.request.url}: {response.text}"
-    )
-    return response.json()
 
 
 def open_class(base: str, *, students: int = 3) -> tuple[list[str], int]:

@@ -98,6 +98,14 @@ def running_server(env_overrides: dict, *, workers: int | None = None, log_path:
             shutil.rmtree(own_multiproc_dir, ignore_errors=True)
 
 
+def ok(response: httpx.Response, status: int = 200) -> dict:
+    """Asserts a live server's answer had `status` (naming the request if not); returns its JSON."""
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url}: {response.text}"
+    )
+    return response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+
+
 def fresh_postgres_database(url: str, purpose: str) -> str:
     """An empty PostgreSQL database on the server `url` names, for a live server or a benchmark,
     named for this checkout and purpose so parallel suites never share one; returns its URL."""
