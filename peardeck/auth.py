@@ -3,6 +3,7 @@
 from ninja.security import HttpBearer, django_auth
 
 from accounts.selectors import teacher_for_api_token
+from peardeck.errors import DomainError
 from sessions.selectors import session_for_projector_key, student_for_token
 
 
@@ -31,6 +32,15 @@ class ProjectorKey(HttpBearer):
         if session is not None:
             request.projector_session = session
         return session
+
+
+def active_student(request):
+    """The student this request is from, refused if the teacher removed them. The token lookup
+    read the student and their session during this request, so nothing needs reading again."""
+    student = request.student
+    if student.is_removed:
+        raise DomainError("student_removed", "The teacher removed you from this session.")
+    return student
 
 
 teacher_auth = [TeacherToken(), django_auth]

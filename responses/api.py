@@ -5,7 +5,7 @@ from typing import Any
 from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 
-from peardeck.auth import student_auth, teacher_auth
+from peardeck.auth import active_student, student_auth, teacher_auth
 from peardeck.errors import DomainError
 from responses import selectors, services
 from responses.export import session_csv
@@ -56,10 +56,7 @@ def submit(request, payload: AnswerIn):
     "/student/takeaways", auth=student_auth, summary="Your answers beside each question, after the session"
 )
 def takeaways(request):
-    student = request.student
-    student.refresh_from_db()
-    if student.is_removed:
-        raise DomainError("student_removed", "The teacher removed you from this session.")
+    student = active_student(request)
     if student.session.state != Session.ENDED:
         raise DomainError("session_not_ended", "Takeaways open when the teacher ends the session.")
     return {

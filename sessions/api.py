@@ -7,8 +7,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.decorators import decorate_view
 
 from peardeck import firebase, instrument
-from peardeck.auth import projector_auth, student_auth, teacher_auth
-from peardeck.errors import DomainError
+from peardeck.auth import active_student, projector_auth, student_auth, teacher_auth
 from peardeck.polling import conditional
 from peardeck.ratelimit import check_rate, client_address
 from responses.selectors import projector_state, student_view, student_view_version
@@ -288,21 +287,13 @@ def join(request, payload: JoinIn):
     )
 
 
-def _active_student(request):
-    student = request.student
-    student.refresh_from_db()
-    if student.is_removed:
-        raise DomainError("student_removed", "The teacher removed you from this session.")
-    return student
-
-
 @student_router.get(
     "/student/state",
     auth=student_auth,
     summary="What you see now: your question, lock, your answer (ETag, since=seq)",
 )
 def student_state(request, response: HttpResponse, since: int | None = None):
-    student = _active_student(request)
+    student = active_student(request)
     etag = student_view_version(student)
     unchanged = conditional(request, response, etag, since=since, seq=student.session.seq)
     return unchanged or student_view(student)
@@ -330,5 +321,5 @@ def projector_view(request, response: HttpResponse, since: int | None = None):
     "/student/move", auth=student_auth, summary="Move to a question (student-paced sessions only)"
 )
 def move(request, payload: MoveIn):
-    student = services.move_student(student=_active_student(request), question_id=payload.question_id)
+    student = services.move_student(student=active_student(request), question_id=payload.question_id)
     return student_view(student)

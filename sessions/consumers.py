@@ -40,7 +40,7 @@ CLOSE_BY_CODE = {
 
 
 def _state_for(session, student, role: str) -> dict:
-    session.refresh_from_db()
+    """`session` was read just now; a student held by an open socket is re-read."""
     if role == events.TEACHER:
         return dashboard_state(session)
     if role == events.STUDENT:
