@@ -39,6 +39,12 @@ from django.core.exceptions import ImproperlyConfigured
 log = logging.getLogger(__name__)
 
 APP_NAME = "peardeck"
+# The Firebase JS SDK that student pages load from static/vendor/firebase/<version>/
+# (scripts/vendor-firebase-sdk). Its auth and database modules import the app module by this
+# CDN address, which the page's import map sends back to our copy.
+BROWSER_SDK_VERSION = "13.2.0"
+_BROWSER_SDK_CDN = "https://www.gstatic.com/firebasejs/{version}/{module}.js"
+_BROWSER_SDK_MODULES = ("app", "auth", "database")
 # The SDK waits up to this long for one answer (a server that never answers fails after twice it).
 HTTP_TIMEOUT_SECONDS = 10.0
 STUDENT_UID_PREFIX = "student-"
@@ -247,9 +253,34 @@ def _student_credentials(student) -> dict:
     )
     web_config = dict(_web_config() or {})
     web_config["databaseURL"] = public_url(shard)
-    return {
+    credentials = {
         "token": token.decode() if isinstance(token, bytes) else token,
         "config": web_config,
         "uid": student_uid(student.pk),
         "paths": paths_for(session_id, student.pk),
     }
+    emulator = settings.FIREBASE_DATABASE_EMULATOR_HOST
+    if emulator:
+        # Development and tests: the browser signs in and connects there too (tests/firebase_standin
+        # serves the Auth and Realtime Database emulator protocols on one port).
+        host, _, port = emulator.rpartition(":")
+        credentials["emulator"] = {"host": host, "port": int(port), "auth_url": f"http://{emulator}"}
+    return credentials
+
+
+# --- the browser SDK --------------------------------------------------------------------------
+
+
+def browser_sdk() -> dict | None:
+    """For a student page: where the vendored SDK modules are served, and the import map that
+    resolves the modules' own imports of the app module to our copy. None when Firebase is off."""
+    if not is_enabled():
+        return None
+    from django.templatetags.static import static
+
+    version = BROWSER_SDK_VERSION
+    local = {
+        module: static(f"vendor/firebase/{version}/firebase-{module}.js") for module in _BROWSER_SDK_MODULES
+    }
+    cdn_app = _BROWSER_SDK_CDN.format(version=version, module="firebase-app")
+    return {"modules": local, "import_map": {"imports": {cdn_app: local["app"]}}}

@@ -183,6 +183,8 @@ RATE_LIMITS = {
     "login": (env_int("RATE_LIMIT_LOGIN", 10), 60),
     # A whole school can sit behind one address, each page reporting every half minute or so.
     "browser_metrics": (env_int("RATE_LIMIT_BROWSER_METRICS", 600), 60),
+    # Per student: a page asks for a fresh custom token about once an hour, or after a reload.
+    "firebase_token": (env_int("RATE_LIMIT_FIREBASE_TOKEN", 10), 60),
 }
 # How many proxies in front of us append to X-Forwarded-For (the GKE load balancer adds one).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
@@ -214,6 +216,10 @@ FIREBASE_DATABASE_URLS = env_list("FIREBASE_DATABASE_URLS")
 FIREBASE_CREDENTIALS_FILE = env_str("FIREBASE_CREDENTIALS_FILE")
 FIREBASE_DATABASE_EMULATOR_HOST = env_str("FIREBASE_DATABASE_EMULATOR_HOST")
 FIREBASE_WEB_CONFIG = env_str("FIREBASE_WEB_CONFIG")
+# "Firebase mode": students who got Firebase credentials use Firebase as their live link and open
+# no WebSocket (but for the dark-launch share below). Off: WebSocket first, Firebase when the
+# WebSocket cannot connect, HTTP polling last.
+FIREBASE_FIRST = env_bool("FIREBASE_FIRST", False)
 
 # How often one worker per pod counts open sessions for peardeck_open_sessions (one COUNT each time).
 OPEN_SESSIONS_REFRESH_SECONDS = env_float("PEARDECK_OPEN_SESSIONS_REFRESH_SECONDS", 15.0)

@@ -287,6 +287,17 @@ def join(request, payload: JoinIn):
     )
 
 
+@student_router.post(
+    "/student/firebase",
+    auth=student_auth,
+    summary="Fresh Firebase credentials (a custom token is good for one hour); null when Firebase is off",
+)
+def student_firebase(request):
+    student = active_student(request)
+    check_rate("firebase_token", f"student-{student.pk}")
+    return {"firebase": firebase.student_credentials(student)}
+
+
 @student_router.get(
     "/student/state",
     auth=student_auth,

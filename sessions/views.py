@@ -1,19 +1,26 @@
 """The pages: thin views that hand each page the ids it starts from. The pages then talk to the
 JSON API and the WebSocket through static/peardeck/client.js, the same way any client does."""
 
+import json
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
+from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from peardeck import firebase
 from peardeck.errors import DomainError
 from sessions import selectors
+
+# What must not appear raw inside a <script> element's JSON.
+_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 
 
 def _client_config(**page) -> dict:
     # Read by client.js: which optional transports this deployment offers.
-    return {"firebase": bool(settings.FIREBASE_WEB_CONFIG and settings.FIREBASE_DATABASE_URLS), **page}
+    return {"firebase": firebase.is_enabled(), "firebase_first": settings.FIREBASE_FIRST, **page}
 
 
 def _or_404(select, *args):
@@ -30,8 +37,16 @@ def join_page(request):
 
 
 def student_page(request):
-    """The student's app; the token lives in the tab's sessionStorage, set by the join page."""
-    return render(request, "pages/student.html", {"config": _client_config(app="student")})
+    """The student's app; the token lives in the tab's sessionStorage, set by the join page.
+
+    With Firebase on, the page also gets the vendored Firebase SDK's module addresses and the
+    import map that keeps the SDK's own imports on our server."""
+    sdk = firebase.browser_sdk()
+    context = {"config": _client_config(app="student", firebase_sdk=sdk and sdk["modules"])}
+    if sdk:
+        # Our own JSON of static addresses, with the characters that could end the element escaped.
+        context["import_map"] = mark_safe(json.dumps(sdk["import_map"]).translate(_SCRIPT_ESCAPES))  # noqa: S308
+    return render(request, "pages/student.html", context)
 
 
 @login_required

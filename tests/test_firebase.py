@@ -13,6 +13,7 @@ from sessions import services as session_services
 from tests.conftest import Api
 from tests.firebase_standin.credentials import public_key_pem
 from tests.firebase_standin.fixtures import FIREBASE_TEST_SHARDS
+from tests.support.server import ROOT
 
 
 def _apps_made_here() -> int:
@@ -89,3 +90,80 @@ def test_a_student_still_joins_when_firebase_credentials_cannot_be_made(firebase
     assert response.status_code == 201
     assert response.json()["firebase"] is None
     assert metrics.FIREBASE_ERRORS.labels(operation="token", reason="error")._value.get() == failures + 1
+
+
+def _join(live_session, name: str) -> dict:
+    response = Api().post("/api/join", {"join_code": live_session.join_code, "display_name": name})
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_with_an_emulator_the_browser_is_told_where_to_sign_in_and_connect(firebase_settings, live_session):
+    host, port = firebase_settings.FIREBASE_DATABASE_EMULATOR_HOST.rsplit(":", 1)
+    details = _join(live_session, "Edsger")["firebase"]
+    assert details["emulator"] == {"host": host, "port": int(port), "auth_url": f"http://{host}:{port}"}
+
+
+def test_without_an_emulator_the_browser_gets_no_emulator_block(firebase_settings, live_session):
+    firebase_settings.FIREBASE_DATABASE_EMULATOR_HOST = ""
+    assert "emulator" not in _join(live_session, "Frances")["firebase"]
+
+
+def test_a_student_gets_fresh_firebase_credentials_for_the_same_uid_and_paths(
+    firebase_settings, live_session
+):
+    joined = _join(live_session, "Grace")
+    response = Api(joined["token"]).post("/api/student/firebase")
+    assert response.status_code == 200, response.content
+    fresh = response.json()["firebase"]
+    assert fresh["uid"] == joined["firebase"]["uid"]
+    assert fresh["paths"] == joined["firebase"]["paths"]
+    assert fresh["config"] == joined["firebase"]["config"]
+    info = json.loads(Path(firebase_settings.FIREBASE_CREDENTIALS_FILE).read_text())
+    claims = jwt.decode(fresh["token"], certs=public_key_pem(info), verify=True, audience=None)
+    assert claims["uid"] == joined["firebase"]["uid"]
+
+
+def test_fresh_firebase_credentials_are_null_with_firebase_off(live_session):
+    joined = _join(live_session, "Hedy")
+    response = Api(joined["token"]).post("/api/student/firebase")
+    assert response.status_code == 200
+    assert response.json() == {"firebase": None}
+
+
+def test_fresh_firebase_credentials_need_a_student_token_and_are_rate_limited(
+    firebase_settings, live_session
+):
+    assert Api().post("/api/student/firebase").status_code == 401
+    assert Api("pds_not-a-real-token").post("/api/student/firebase").status_code == 401
+    student = Api(_join(live_session, "Ida")["token"])
+    limit = firebase_settings.RATE_LIMITS["firebase_token"][0]
+    assert all(student.post("/api/student/firebase").status_code == 200 for _ in range(limit))
+    refused = student.post("/api/student/firebase")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+
+
+def test_the_student_page_loads_the_vendored_sdk_through_an_import_map_only_when_firebase_is_on(
+    client, firebase_settings
+):
+    firebase_settings.FIREBASE_DATABASE_URLS = []
+    page = client.get("/s/").content.decode()
+    assert "importmap" not in page and "firebase-link.js" not in page
+
+    firebase_settings.FIREBASE_DATABASE_URLS = [f"https://{FIREBASE_TEST_SHARDS[0]}.firebaseio.com"]
+    page = client.get("/s/").content.decode()
+    version = firebase.BROWSER_SDK_VERSION
+    assert (
+        f'<script type="importmap">{{"imports": {{"https://www.gstatic.com/firebasejs/{version}/'
+        f'firebase-app.js": "/static/vendor/firebase/{version}/firebase-app.js"}}}}</script>'
+    ) in page
+    assert "firebase-link.js" in page
+    config = json.loads(page.split('id="page-config" type="application/json">')[1].split("</script>")[0])
+    assert config["firebase"] is True and config["firebase_first"] is False
+    assert config["firebase_sdk"] == {
+        module: f"/static/vendor/firebase/{version}/firebase-{module}.js"
+        for module in ("app", "auth", "database")
+    }
+    for module in ("app", "auth", "database"):
+        assert (ROOT / "static" / "vendor" / "firebase" / version / f"firebase-{module}.js").is_file()

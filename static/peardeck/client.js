@@ -3,10 +3,10 @@
  *
  * - api(method, path, body, {token}): JSON over HTTP with the CSRF header; rejects with the
  *   server's {code, message, field} error.
- * - connect(options): a live link to one session. Transports are tried in order: WebSocket,
- *   then any registered transport whose page config enables it (Firebase will plug in here), and
- *   HTTP polling whenever no push transport is open. It keeps the last `seq`: an event that skips
- *   one means something was lost, so the state is fetched again over HTTP.
+ * - connect(options): a live link to one session. Push transports are tried in the page's order
+ *   of preference (WebSocket, then Firebase for students when this deployment has it), with HTTP
+ *   polling whenever none is up. It keeps the last `seq`: an event that skips one means something
+ *   was lost, so the state is fetched again over HTTP.
  * - metrics: one batch per page to POST /api/browser-metrics (reportMetrics is the only sender).
  */
 (function () {
@@ -85,6 +85,14 @@
       this.add("app_load", 1, { outcome: "failure" });
       this.flush();
     },
+    /* Measurements made after the page loaded (connections, answers) go out within a few seconds. */
+    soon() {
+      if (this.flushTimer || !this.reportedInteractive) return;
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = null;
+        this.flush();
+      }, 5000);
+    },
     flush() {
       if (!this.pending.length) return;
       const batch = { app: this.app, metrics: this.pending.splice(0) };
@@ -122,15 +130,20 @@
 
   // --- transports ---------------------------------------------------------------------------
 
-  /* A transport factory takes the connection and returns {name, start(), stop(), send(message)}.
-   * It reports through the connection: link.opened(transport), link.closed(transport, fatalCode),
-   * link.receive(message). send() returns false when it cannot carry the message. */
-  const extraTransports = [];
+  /* A transport factory takes the link and returns {name, start(), stop(), send(message)}.
+   * It reports through the link:
+   * - link.attempt(transport, outcome): how one try to connect ended: "connected", "failed" (closed
+   *   or refused before coming up) or "timeout" (nothing within CONNECT_TIMEOUT_MS);
+   * - link.opened(transport) / link.closed(transport, fatalCode): it is up / it went down;
+   * - link.receive(message): a message in the WebSocket's vocabulary.
+   * send() returns false when it cannot carry the message. */
+  const CONNECT_TIMEOUT_MS = 8000;
+  const registered = new Map();
 
-  /* For transports built elsewhere (Firebase). `enabled(config)` decides from the page config
-   * whether this deployment offers it; it is tried after the WebSocket and before polling. */
+  /* For transports built elsewhere (static/peardeck/firebase-link.js). `enabled(config, options)`
+   * says whether this page and this user can use it. */
   function registerTransport(name, factory, enabled) {
-    extraTransports.push({ name, factory, enabled });
+    registered.set(name, { factory, enabled });
   }
 
   function backoff(attempt) {
@@ -138,30 +151,45 @@
     return ceiling / 2 + Math.random() * (ceiling / 2); // "equal jitter": never zero, never in lockstep
   }
 
+  function websocketUrl(code, role, seq) {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const since = seq >= 0 ? `?since=${seq}` : "";
+    return `${scheme}//${location.host}/ws/sessions/${encodeURIComponent(code)}/${role}/${since}`;
+  }
+
+  function websocketProtocols(token) {
+    return token ? ["peardeck.v1", "token." + token] : ["peardeck.v1"];
+  }
+
   function websocketTransport(link) {
     let socket = null;
     let attempt = 0;
     let timer = null;
     let stopped = false;
-    let everOpened = false;
-
-    function url() {
-      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-      const since = link.seq >= 0 ? `?since=${link.seq}` : "";
-      return `${scheme}//${location.host}/ws/sessions/${encodeURIComponent(link.code)}/${link.role}/${since}`;
-    }
 
     function open() {
       if (stopped) return;
-      const protocols = ["peardeck.v1"];
-      if (link.token) protocols.push("token." + link.token);
       let helloSeen = false;
+      let outcome = null; // each try reports one outcome
+      const settle = (result) => {
+        if (outcome) return;
+        outcome = result;
+        link.attempt(api_, result);
+      };
       try {
-        socket = new WebSocket(url(), protocols);
+        socket = new WebSocket(websocketUrl(link.code, link.role, link.seq), websocketProtocols(link.token));
       } catch (failure) {
+        settle("failed");
         retry();
         return;
       }
+      const current = socket;
+      // A proxy can hold an upgrade forever: give up on this try, and let the next transport help.
+      const deadline = setTimeout(() => {
+        if (helloSeen || current !== socket) return;
+        settle("timeout");
+        current.close();
+      }, CONNECT_TIMEOUT_MS);
       socket.onmessage = (message) => {
         let data;
         try {
@@ -171,18 +199,22 @@
         }
         if (data.type === "hello" && !helloSeen) {
           helloSeen = true;
-          everOpened = true;
+          clearTimeout(deadline);
           attempt = 0;
+          settle("connected");
           link.opened(api_);
         }
         link.receive(data, api_);
       };
       socket.onclose = (event) => {
+        clearTimeout(deadline);
+        if (current !== socket) return; // a socket this transport already stopped
         socket = null;
         if (event.code in FATAL_CLOSE) {
           link.closed(api_, FATAL_CLOSE[event.code]);
           return;
         }
+        settle("failed");
         link.closed(api_, null);
         retry();
       };
@@ -196,14 +228,16 @@
 
     const api_ = {
       name: "websocket",
-      get everOpened() {
-        return everOpened;
+      start() {
+        stopped = false;
+        open();
       },
-      start: open,
       stop() {
         stopped = true;
         clearTimeout(timer);
-        if (socket) socket.close(1000);
+        const closing = socket;
+        socket = null;
+        if (closing) closing.close(1000);
       },
       send(message) {
         if (!socket || socket.readyState !== WebSocket.OPEN) return false;
@@ -214,43 +248,121 @@
     return api_;
   }
 
+  /* The WebSocket dark launch: a page that does not use a WebSocket (Firebase mode) opens one in
+   * the background once, reports how it went (`websocket_darklaunch`) and closes it. Nothing
+   * depends on it; it measures how often sockets get through before anyone relies on them. */
+  function tryWebSocketInBackground({ code, role, token }) {
+    let reported = false;
+    const report = (outcome) => {
+      if (reported) return;
+      reported = true;
+      metrics.add("websocket_darklaunch", 1, { outcome });
+      metrics.soon();
+    };
+    let socket;
+    try {
+      socket = new WebSocket(websocketUrl(code, role, -1), websocketProtocols(token));
+    } catch (failure) {
+      report("failed");
+      return;
+    }
+    const deadline = setTimeout(() => {
+      report("timeout");
+      socket.close();
+    }, CONNECT_TIMEOUT_MS);
+    socket.onmessage = (message) => {
+      if (String(message.data).includes('"hello"')) {
+        clearTimeout(deadline);
+        report("connected");
+        socket.close(1000);
+      }
+    };
+    socket.onclose = () => {
+      clearTimeout(deadline);
+      report("failed");
+    };
+  }
+
   // --- the connection -----------------------------------------------------------------------
 
   /* options: role ("teacher" | "student" | "projector"), code (join code), token (student token or
    * projector key; teachers use their login cookie), stateUrl (the role's HTTP state endpoint),
-   * onState(state), onEvent(event), onStatus(text, transportName), onFatal(code),
-   * pollInterval (ms, default 2000). */
+   * transports (push transports in order of preference; default ["websocket"]; names other than
+   * "websocket" must be registered and enabled), onState(state), onEvent(event),
+   * onStatus(text, transportName), onFatal(code), pollInterval (ms, default 2000); a registered
+   * transport may read more options of its own (Firebase: `firebase`, `onCredentials`).
+   *
+   * The first transport starts at once. Whenever a try of one of them fails or times out, the
+   * next one starts too; once a transport is up, every one after it stops. So a WebSocket that
+   * works makes the others unnecessary, and one that starts working again takes back over. HTTP
+   * polling runs whenever no push transport is up. */
   function connect(options) {
     const link = {
       role: options.role,
       code: options.code,
       token: options.token || "",
       seq: -1,
-      push: null, // the push transport currently open, if any
+      state: null, // the last full state applied
+      push: null, // the preferred push transport that is up, if any
       transports: [],
+      running: new Set(),
+      up: new Set(),
       pollTimer: null,
       fetching: null,
       stopped: false,
     };
+    const tools = { api, metrics, config, options };
 
     function status(text) {
       if (options.onStatus) options.onStatus(text, link.push ? link.push.name : "polling");
     }
 
+    function startTransport(transport) {
+      if (link.stopped || !transport || link.running.has(transport)) return;
+      link.running.add(transport);
+      transport.start();
+    }
+
+    function stopTransport(transport) {
+      if (!link.running.has(transport)) return;
+      link.running.delete(transport);
+      link.up.delete(transport);
+      transport.stop();
+    }
+
+    let attemptsReported = 0;
+    link.attempt = (transport, outcome) => {
+      if (attemptsReported++ < 20) {
+        metrics.add("transport_connect", 1, { transport: transport.name, outcome });
+        metrics.soon();
+      }
+      if (outcome !== "connected" && !link.push) {
+        startTransport(link.transports[link.transports.indexOf(transport) + 1]);
+      }
+    };
+
     link.opened = (transport) => {
-      link.push = transport;
+      if (!link.running.has(transport)) return;
+      link.up.add(transport);
+      link.push = link.transports.find((candidate) => link.up.has(candidate));
+      link.transports.slice(link.transports.indexOf(link.push) + 1).forEach(stopTransport);
       stopPolling();
       status("live");
     };
 
     link.closed = (transport, fatal) => {
-      if (link.push === transport) link.push = null;
+      link.up.delete(transport);
       if (fatal) {
         stopAll();
         if (options.onFatal) options.onFatal(fatal);
         return;
       }
-      if (!link.push) startPolling();
+      link.push = link.transports.find((candidate) => link.up.has(candidate)) || null;
+      if (!link.push) {
+        startPolling();
+        // The one that went down reconnects by itself; until it does, the next one may help.
+        startTransport(link.transports[link.transports.indexOf(transport) + 1]);
+      }
     };
 
     link.receive = (message) => {
@@ -278,6 +390,7 @@
     function applyState(state) {
       if (link.stopped) return; // a refusal ended this link; a late answer must not revive the page
       if (typeof state.seq === "number") link.seq = state.seq;
+      link.state = state;
       options.onState(state);
     }
 
@@ -303,6 +416,7 @@
       })();
       return link.fetching;
     }
+    link.refetch = refetch;
 
     function startPolling() {
       if (link.pollTimer || link.stopped) return;
@@ -323,17 +437,21 @@
     function stopAll() {
       link.stopped = true;
       stopPolling();
-      link.transports.forEach((transport) => transport.stop());
+      link.transports.forEach(stopTransport);
     }
 
     // A page that has not shown anything useful by now counts as a failed load (no-op once it has).
     setTimeout(() => metrics.failed("timeout"), 20000);
-    link.transports.push(websocketTransport(link));
-    for (const extra of extraTransports) {
-      if (extra.enabled(config)) link.transports.push(extra.factory(link, { api, metrics, config }));
+    for (const name of options.transports || ["websocket"]) {
+      if (name === "websocket") {
+        link.transports.push(websocketTransport(link));
+        continue;
+      }
+      const extra = registered.get(name);
+      if (extra && extra.enabled(config, options)) link.transports.push(extra.factory(link, tools));
     }
-    link.transports.forEach((transport) => transport.start());
-    // Until a push transport says hello, the page works from HTTP: the first state arrives at once.
+    startTransport(link.transports[0]);
+    // Until a push transport is up, the page works from HTTP: the first state arrives at once.
     refetch();
     startPolling();
 
@@ -358,5 +476,5 @@
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
-  window.Peardeck = { config, api, ApiError, connect, registerTransport, reportMetrics, metrics, newSubmissionId, backoff };
+  window.Peardeck = { config, api, ApiError, connect, registerTransport, tryWebSocketInBackground, reportMetrics, metrics, newSubmissionId, backoff };
 })();

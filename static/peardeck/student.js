@@ -2,7 +2,7 @@
  * clear "sent" and "locked" states, takeaways at the end. */
 (function () {
   "use strict";
-  const { api, connect, metrics, newSubmissionId } = window.Peardeck;
+  const { api, config, connect, metrics, newSubmissionId, tryWebSocketInBackground } = window.Peardeck;
   const { el, answerSummary } = window.UI;
 
   const saved = JSON.parse(sessionStorage.getItem("peardeck.student") || "null");
@@ -24,12 +24,27 @@
     stage.dataset.status = kind;
   }
 
+  // Firebase mode (FIREBASE_FIRST): Firebase is the live link and a WebSocket is only tried in the
+  // background by the dark-launch share. Otherwise WebSocket first, Firebase when it cannot connect.
+  const firebaseFirst = Boolean(saved.firebase && config.firebase_first);
+  let darkLaunchTried = false;
+
   const link = connect({
     role: "student",
     code: saved.code,
     token: saved.token,
     stateUrl: "/api/student/state",
+    transports: firebaseFirst ? ["firebase"] : ["websocket", "firebase"],
+    firebase: saved.firebase,
+    onCredentials(fresh) {
+      saved.firebase = fresh;
+      sessionStorage.setItem("peardeck.student", JSON.stringify(saved));
+    },
     onState(state) {
+      if (firebaseFirst && state.websocket_dark_launch && !darkLaunchTried) {
+        darkLaunchTried = true;
+        tryWebSocketInBackground({ code: saved.code, role: "student", token: saved.token });
+      }
       const first = view === null;
       view = state;
       if (state.answer && state.question) sentAnswers.set(state.question.id, state.answer.answer);
@@ -71,7 +86,7 @@
     },
     onStatus(text, transport) {
       const pill = document.getElementById("connection");
-      pill.textContent = text === "live" ? "● live" : transport === "polling" ? "● connected (polling)" : text;
+      pill.textContent = text === "live" ? (transport === "firebase" ? "● live (Firebase)" : "● live") : transport === "polling" ? "● connected (polling)" : text;
       pill.dataset.transport = transport;
     },
     onFatal(code) {

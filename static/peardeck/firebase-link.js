@@ -1,0 +1,211 @@
+/* The Firebase live link, for students, when this deployment mirrors sessions to Firebase.
+ *
+ * Schools whose filters stop our WebSocket often let Firebase through. This transport uses the
+ * Firebase JS SDK (vendored under static/vendor/firebase/, loaded only when first needed):
+ * - it signs in with the custom token the student got when joining (a fresh one is asked of our
+ *   server when that one has expired, e.g. after a reload an hour later);
+ * - it listens to the session's mirrored state (peardeck's mirror/README.md, "Data layout") and
+ *   hands it to the link as a full state: a teacher-paced document holds everything the student's
+ *   page shows; anything else (student pacing) makes the link refetch over HTTP;
+ * - it carries answers: {question_id, answer} written once at <inbox>/<submission id>, the outcome
+ *   read from <acks>/<submission id> and handed over as "submitted" or "error", as the WebSocket
+ *   does. The worker stores a replayed submission id once, so a retry over HTTP is safe.
+ * It is up while the SDK says it is connected and the state has arrived.
+ */
+(function () {
+  "use strict";
+  const { registerTransport, api, backoff } = window.Peardeck;
+  const CONNECT_TIMEOUT_MS = 8000;
+
+  let sdk = null; // one load per page: {app, auth, database} modules
+  function loadSdk(modules) {
+    sdk = sdk || Promise.all([import(modules.app), import(modules.auth), import(modules.database)]).then(([app, auth, database]) => ({ app, auth, database }));
+    return sdk;
+  }
+
+  registerTransport("firebase", firebaseTransport, (config, options) => Boolean(config.firebase_sdk && options.firebase));
+
+  /* What the student's page would get from GET /api/student/state, built from the mirror document
+   * and the last full state; null when the document cannot say (student pacing). */
+  function studentState(doc, previous) {
+    if (!previous || doc.pacing !== "teacher" || previous.pacing !== "teacher") return null;
+    const question = doc.state === "waiting" ? null : doc.question || null;
+    if (question) question.config = question.config || {}; // Firebase drops empty objects
+    const sameQuestion = Boolean(question && previous.question && previous.question.id === question.id);
+    return {
+      ...previous,
+      seq: doc.seq,
+      state: doc.state,
+      pacing: doc.pacing,
+      current_question_id: question ? question.id : null,
+      question,
+      locked: Boolean(doc.locked) || doc.state === "ended",
+      answer: sameQuestion ? previous.answer : null,
+    };
+  }
+
+  function firebaseTransport(link, { config, options, metrics }) {
+    let credentials = options.firebase;
+    let session = null; // {app, auth, db} once signed in
+    let running = false;
+    let up = false;
+    let connected = false;
+    let stateArrived = false;
+    let outcome = null;
+    let deadline = null;
+    let retryTimer = null;
+    let failures = 0;
+    let listeners = [];
+
+    function settle(result) {
+      if (outcome) return;
+      outcome = result;
+      clearTimeout(deadline);
+      link.attempt(api_, result);
+    }
+
+    function update() {
+      const nowUp = running && connected && stateArrived;
+      if (nowUp && !up) {
+        up = true;
+        settle("connected");
+        link.opened(api_);
+      } else if (!nowUp && up) {
+        up = false;
+        link.closed(api_, null);
+      }
+    }
+
+    async function signIn() {
+      const { app: appSdk, auth: authSdk, database: dbSdk } = await loadSdk(config.firebase_sdk);
+      const name = "peardeck-" + credentials.uid;
+      const app = appSdk.getApps().find((existing) => existing.name === name) || appSdk.initializeApp(credentials.config, name);
+      // No popup/redirect resolver: nothing here loads Google's sign-in iframe. The tab keeps the
+      // Firebase user as long as it keeps the student's token (sessionStorage).
+      let auth;
+      try {
+        auth = authSdk.initializeAuth(app, { persistence: authSdk.browserSessionPersistence });
+        if (credentials.emulator) authSdk.connectAuthEmulator(auth, credentials.emulator.auth_url, { disableWarnings: true });
+      } catch (alreadyMade) {
+        auth = authSdk.getAuth(app);
+      }
+      await auth.authStateReady();
+      if (!auth.currentUser || auth.currentUser.uid !== credentials.uid) {
+        try {
+          await authSdk.signInWithCustomToken(auth, credentials.token);
+        } catch (refused) {
+          // Custom tokens last an hour: ask our server for a new one, once.
+          const fresh = await api("POST", "/api/student/firebase", {}, { token: link.token });
+          if (!fresh.firebase) throw refused;
+          credentials = fresh.firebase;
+          if (options.onCredentials) options.onCredentials(credentials);
+          await authSdk.signInWithCustomToken(auth, credentials.token);
+        }
+      }
+      const db = dbSdk.getDatabase(app, credentials.config.databaseURL);
+      if (credentials.emulator) {
+        try {
+          dbSdk.connectDatabaseEmulator(db, credentials.emulator.host, credentials.emulator.port);
+        } catch (alreadyConnected) {
+          /* a restart of this transport: the database instance is already pointed there */
+        }
+      }
+      return { app, auth, db, dbSdk };
+    }
+
+    function listen() {
+      const { db, dbSdk } = session;
+      dbSdk.goOnline(db);
+      listeners.push(
+        dbSdk.onValue(dbSdk.ref(db, ".info/connected"), (snapshot) => {
+          connected = snapshot.val() === true;
+          update();
+        }),
+      );
+      listeners.push(
+        dbSdk.onValue(
+          dbSdk.ref(db, credentials.paths.state),
+          (snapshot) => {
+            const doc = snapshot.val();
+            if (doc && typeof doc.seq === "number" && doc.seq > link.seq) {
+              const state = studentState(doc, link.state);
+              if (state) link.receive({ type: "state", state });
+              else link.refetch();
+            }
+            // Nothing mirrored yet (the worker catches up): the page has its state from HTTP.
+            stateArrived = true;
+            update();
+          },
+          () => {
+            // Refused by the rules (another session's token?): this link cannot work.
+            settle("failed");
+            stop();
+            link.closed(api_, null);
+          },
+        ),
+      );
+    }
+
+    async function start() {
+      if (running) return;
+      running = true;
+      outcome = null;
+      deadline = setTimeout(() => settle("timeout"), CONNECT_TIMEOUT_MS);
+      try {
+        session = session || (await signIn());
+        if (!running) return;
+        failures = 0;
+        listen();
+      } catch (failure) {
+        // Sign-in could not happen (Firebase's sign-in service unreachable, our server down):
+        // polling carries the page meanwhile; try again later.
+        settle("failed");
+        running = false;
+        link.closed(api_, null);
+        retryTimer = setTimeout(start, backoff(failures++));
+      }
+    }
+
+    function stop() {
+      running = false;
+      clearTimeout(deadline);
+      clearTimeout(retryTimer);
+      listeners.forEach((unsubscribe) => unsubscribe());
+      listeners = [];
+      stateArrived = false;
+      connected = false;
+      up = false;
+      if (session) session.dbSdk.goOffline(session.db);
+    }
+
+    function send(message) {
+      if (!up || message.type !== "submit") return false;
+      const { db, dbSdk } = session;
+      const id = message.submission_id;
+      const sent = performance.now();
+      let answered = false;
+      const ackRef = dbSdk.ref(db, `${credentials.paths.acks}/${id}`);
+      const stopWatching = dbSdk.onValue(ackRef, (snapshot) => {
+        const ack = snapshot.val();
+        if (!ack || answered) return;
+        answered = true;
+        setTimeout(stopWatching, 0);
+        metrics.add("firebase_response", Math.round(performance.now() - sent) / 1000);
+        metrics.soon();
+        if (ack.status === "stored") link.receive({ type: "submitted", submission_id: id, question_id: ack.question_id, version: ack.version });
+        else link.receive({ type: "error", submission_id: id, code: ack.code, message: ack.message, field: ack.field || null });
+      });
+      dbSdk.set(dbSdk.ref(db, `${credentials.paths.inbox}/${id}`), { question_id: message.question_id, answer: message.answer }).catch(() => {
+        // Refused or lost: the page sends the same submission over HTTP instead.
+        if (answered) return;
+        answered = true;
+        stopWatching();
+        link.receive({ type: "error", submission_id: id, code: "no_socket" });
+      });
+      return true;
+    }
+
+    const api_ = { name: "firebase", start, stop, send };
+    return api_;
+  }
+})();
