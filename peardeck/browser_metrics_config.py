@@ -51,6 +51,16 @@ ACCEPTED = {
         {"outcome": ("connected", "failed", "timeout")},
         per_app=False,
     ),
+    # One item per attempt a page makes to bring up its live link (the WebSocket, or for Firebase-mode
+    # students the Realtime Database through the Firebase JS SDK): `connected` when the link came up
+    # (WebSocket hello; Firebase signed in and first value arrived), `failed` when it closed or
+    # errored first (a refused Firebase sign-in included), `timeout` when nothing happened within
+    # the client's connect timeout. Every retry is an attempt of its own.
+    "transport_connect": BrowserMetric(
+        metrics.BROWSER_TRANSPORT_CONNECTS,
+        COUNTER,
+        {"transport": ("websocket", "firebase"), "outcome": ("connected", "failed", "timeout")},
+    ),
 }
 
 # Why a report or an item was refused: the only values of the `reason` label.

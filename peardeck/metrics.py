@@ -1,5 +1,5 @@
 """Every custom metric peardeck exports, declared once. deploy/monitoring/metrics.yml is the
-contract the alert rules and dashboards are written against; tests/test_metrics.py holds this
+contract the alert rules and dashboards are written against; tests/peardeck/test_metrics.py holds this
 module to it.
 
 Label values are always from small fixed sets (transport, kind, role, outcome, reason, app,
@@ -77,6 +77,11 @@ BROWSER_WEBSOCKET_DARKLAUNCH = Counter(
     "peardeck_browser_websocket_darklaunch",
     "Outcome of background WebSocket tries by Firebase-mode clients.",
     ["outcome"],
+)
+BROWSER_TRANSPORT_CONNECTS = Counter(
+    "peardeck_browser_transport_connects",
+    "Outcome of each attempt by a page to bring up its live link, by app and transport.",
+    ["app", "transport", "outcome"],
 )
 BROWSER_METRICS_REJECTED = Counter(
     "peardeck_browser_metrics_rejected",

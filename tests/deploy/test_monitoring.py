@@ -205,6 +205,22 @@ THRESHOLD_MUTATIONS = {
         ("darklaunch_failures:ratio_rate30m >= 0.25", "darklaunch_failures:ratio_rate30m >= 0.24"),
         ("darklaunch:rate30m * 1800 >= 100", "darklaunch:rate30m * 1800 >= 90"),
     ],
+    "PeardeckBrowserWebSocketConnectFailureRatioHigh": [
+        ('ratio_rate10m{transport="websocket"} >= 0.5', 'ratio_rate10m{transport="websocket"} >= 0.51'),
+        ('ratio_rate10m{transport="websocket"} >= 0.5', 'ratio_rate10m{transport="websocket"} >= 0.49'),
+        (
+            'transport="websocket", outcome=~"failed|timeout"}[10m])) * 600 >= 500',
+            'transport="websocket", outcome=~"failed|timeout"}[10m])) * 600 >= 480',
+        ),
+    ],
+    "PeardeckBrowserFirebaseUnreachable": [
+        ('ratio_rate10m{transport="firebase"} >= 0.5', 'ratio_rate10m{transport="firebase"} >= 0.51'),
+        ('ratio_rate10m{transport="firebase"} >= 0.5', 'ratio_rate10m{transport="firebase"} >= 0.49'),
+        (
+            'transport="firebase", outcome=~"failed|timeout"}[10m])) * 600 >= 500',
+            'transport="firebase", outcome=~"failed|timeout"}[10m])) * 600 >= 480',
+        ),
+    ],
     "PeardeckTargetDown": [
         ("== 0\n        for: 5m", "== 0\n        for: 6m"),
         ("== 0\n        for: 5m", "== 0\n        for: 4m"),
@@ -387,6 +403,7 @@ def test_the_dashboard_shows_what_operators_need():
         "Firebase probe latency by location",
         "Firebase mirror lag / outbox backlog",
         "HTTP 5xx ratio",
+        "Browser live-link failure ratio by app and transport",
     } <= titles
     ids = [panel["id"] for panel in json.loads(DASHBOARD.read_text())["panels"]]
     assert len(ids) == len(set(ids))

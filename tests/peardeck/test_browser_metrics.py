@@ -82,6 +82,51 @@ def test_a_valid_report_counts_loads_errors_and_darklaunch_and_observes_timings(
     )
 
 
+def _connect(transport="websocket", outcome="failed", value=1, extra=None):
+    labels = {"transport": transport, "outcome": outcome, **(extra or {})}
+    return {"name": "transport_connect", "labels": labels, "value": value}
+
+
+def test_a_transport_connect_is_counted_for_the_reporting_app_by_transport_and_outcome():
+    def connects(app, transport, outcome):
+        return sample(
+            "peardeck_browser_transport_connects_total", app=app, transport=transport, outcome=outcome
+        )
+
+    combos = [
+        (app, transport, outcome)
+        for app in APPS
+        for transport in ("websocket", "firebase")
+        for outcome in ("connected", "failed", "timeout")
+    ]
+    before = {combo: connects(*combo) for combo in combos}
+    response = Api().post(
+        URL,
+        {
+            "app": "student",
+            "metrics": [
+                _connect("firebase", "connected", 1),
+                _connect("websocket", "timeout", 2),
+                {
+                    "name": "transport_connect",
+                    "labels": {"outcome": "failed", "transport": "websocket"},
+                    "value": 3,
+                },
+            ],
+        },
+    )
+    assert response.status_code == 202, response.content
+    assert response.json() == {"accepted": 3}
+    changed = {
+        combo: connects(*combo) - before[combo] for combo in combos if connects(*combo) != before[combo]
+    }
+    assert changed == {
+        ("student", "firebase", "connected"): 1,
+        ("student", "websocket", "timeout"): 2,
+        ("student", "websocket", "failed"): 3,
+    }
+
+
 def _item(**overrides):
     return {"name": "app_load", "labels": {"outcome": "success"}, "value": 1, **overrides}
 
@@ -111,6 +156,37 @@ REFUSALS = [
         422,
         "metrics.0.labels.outcome",
     ),
+    (
+        {"app": "student", "metrics": [_connect(transport="polling")]},
+        "unknown_label_value",
+        422,
+        "metrics.0.labels.transport",
+    ),
+    (
+        {"app": "student", "metrics": [_connect(outcome="closed")]},
+        "unknown_label_value",
+        422,
+        "metrics.0.labels.outcome",
+    ),
+    (
+        {"app": "teacher", "metrics": [_connect(), _connect(transport="WebSocket")]},
+        "unknown_label_value",
+        422,
+        "metrics.1.labels.transport",
+    ),
+    (
+        {"app": "student", "metrics": [{"name": "transport_connect", "labels": {"outcome": "timeout"}}]},
+        "unknown_label",
+        422,
+        "metrics.0.labels",
+    ),
+    (
+        {"app": "student", "metrics": [_connect(extra={"role": "student"})]},
+        "unknown_label",
+        422,
+        "metrics.0.labels",
+    ),
+    ({"app": "student", "metrics": [_connect(value=0)]}, "out_of_range", 422, "metrics.0.value"),
     ({"app": "student", "metrics": [_item(value="1")]}, "wrong_type", 422, "metrics.0.value"),
     ({"app": "student", "metrics": [_item(value=True)]}, "wrong_type", 422, "metrics.0.value"),
     ({"app": "student", "metrics": [_item(value=None)]}, "wrong_type", 422, "metrics.0.value"),
@@ -243,6 +319,12 @@ def test_every_declared_series_exists_at_zero_from_the_start():
             REGISTRY.get_sample_value("peardeck_browser_time_to_interactive_seconds_count", {"app": app})
             is not None
         )
+        for transport in ("websocket", "firebase"):
+            for outcome in ("connected", "failed", "timeout"):
+                labels = {"app": app, "transport": transport, "outcome": outcome}
+                assert (
+                    REGISTRY.get_sample_value("peardeck_browser_transport_connects_total", labels) is not None
+                )
     for outcome in ("connected", "failed", "timeout"):
         assert (
             REGISTRY.get_sample_value("peardeck_browser_websocket_darklaunch_total", {"outcome": outcome})

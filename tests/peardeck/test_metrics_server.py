@@ -100,6 +100,25 @@ def test_the_build_info_and_open_sessions_gauges_are_exported(server, after_a_bu
     assert build == [(("commit", "unknown"), ("version", "dev"))]
 
 
+def test_every_browser_transport_connect_series_is_exported_at_zero_before_any_report(
+    server, after_a_busy_class
+):
+    """A counter that first appears with its first report loses that report from rate() and increase():
+    Prometheus has no earlier sample to count the jump from, so the first failures would go unseen."""
+    samples = after_a_busy_class
+    exported = {
+        dict(labels)["app"] + "/" + dict(labels)["transport"] + "/" + dict(labels)["outcome"]: count
+        for (name, labels), count in samples.items()
+        if name == "peardeck_browser_transport_connects_total"
+    }
+    assert exported == {
+        f"{app}/{transport}/{outcome}": 0
+        for app in ("teacher", "student", "projector")
+        for transport in ("websocket", "firebase")
+        for outcome in ("connected", "failed", "timeout")
+    }
+
+
 def test_metrics_are_not_served_on_the_app_port(server):
     base, _metrics_url, _multiproc, _log = server
     response = httpx.get(f"{base}/metrics")
