@@ -320,6 +320,7 @@
     function startTransport(transport) {
       if (link.stopped || !transport || link.running.has(transport)) return;
       link.running.add(transport);
+      bringingUp.add(transport);
       transport.start();
     }
 
@@ -330,9 +331,13 @@
       transport.stop();
     }
 
+    /* transport_connect counts bring-ups, not retries: the first try after a transport starts or
+     * loses its link is reported; the retries while it stays down are not (one blocked browser
+     * would otherwise weigh fifty times in the failure ratio). */
+    const bringingUp = new Set();
     let attemptsReported = 0;
     link.attempt = (transport, outcome) => {
-      if (attemptsReported++ < 20) {
+      if (bringingUp.delete(transport) && attemptsReported++ < 20) {
         metrics.add("transport_connect", 1, { transport: transport.name, outcome });
         metrics.soon();
       }
@@ -351,7 +356,7 @@
     };
 
     link.closed = (transport, fatal) => {
-      link.up.delete(transport);
+      if (link.up.delete(transport)) bringingUp.add(transport);
       if (fatal) {
         stopAll();
         if (options.onFatal) options.onFatal(fatal);
