@@ -102,6 +102,10 @@
           await authSdk.signInWithCustomToken(auth, credentials.token);
         }
       }
+      // Against an emulator (our stand-in speaks only the WebSocket protocol), never fall back to
+      // the SDK's long polling. Real Firebase keeps it: behind a filter that stops WebSockets it
+      // is what still gets through.
+      if (credentials.emulator) dbSdk.forceWebSockets();
       const db = dbSdk.getDatabase(app, credentials.config.databaseURL);
       if (credentials.emulator) {
         try {
