@@ -258,6 +258,29 @@ def test_a_browser_update_merges_several_paths_at_once(firebase_standin, admin_a
     assert firebase_standin.request_counts()["WS_MERGE"] == 1
 
 
+def test_a_browser_transaction_commits_because_the_stand_in_hashes_values_as_the_sdk_does(
+    firebase_standin, admin_app, open_page
+):
+    page = open_page(firebase_standin)
+    mixed = {
+        "count": 5,
+        "label": "é€",
+        "flag": True,
+        "ratio": 0.1,
+        "10": "ten",
+        "9": "nine",
+        "deep": {"a": [1, 2]},
+    }
+    db.reference("/counter", app=admin_app).set(mixed)
+
+    result = page.evaluate("() => window.t.bump('/counter')")
+
+    assert result["committed"] is True
+    assert firebase_standin.data(FIREBASE_TEST_NAMESPACE, "/counter") == {**mixed, "count": 6}
+    # A wrong hash would be refused as stale until the SDK gave up (25 tries).
+    assert firebase_standin.request_counts()["WS_PUT"] <= 2
+
+
 def test_on_disconnect_is_applied_when_the_page_closes(firebase_standin, admin_app, open_page):
     page = open_page(firebase_standin)
     page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
@@ -283,8 +306,13 @@ def test_after_the_database_goes_down_and_comes_up_the_listener_resumes_with_the
     page.evaluate("() => window.t.listen('/sessions/S1/seq')")
     wait_values(page, "/sessions/S1/seq", "values.at(-1) === 1")
 
+    attempts = page.evaluate("window.socketAttempts")
+
     firebase_standin.go_down("refuse")
     page.wait_for_function("window.t.connected.at(-1) === false", timeout=10_000)
+    # At least one reconnection fails while down: the SDK remembers that (localStorage) and
+    # would try long-polling first from then on, but for forceWebSockets().
+    page.wait_for_function(f"window.socketAttempts > {attempts}", timeout=10_000)
     firebase_standin.seed(FIREBASE_TEST_NAMESPACE, "/sessions/S1/seq", 2)
     firebase_standin.come_up()
 
