@@ -543,7 +543,7 @@ class StandIn:
         elif action == "latency":
             self.set_latency(float(body.get("seconds", 0)))
         elif action == "revoke":
-            self.revoke_auth()
+            self.revoke_auth(body.get("status", "expired_token"))
         elif action == "cancel":
             self.cancel_listeners(body.get("ns", DEFAULT_NAMESPACE), body.get("path", "/"))
         elif action == "reset-counts":
