@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from pathlib import Path
 
 from .server import StandIn
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description="Local Firebase Realtime Database stand-in (REST + streaming)."
+        description="Local Firebase stand-in: Realtime Database (REST, event streams, the browser "
+        "SDK's WebSocket) and the Auth emulator's custom-token endpoints, on one port."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000, help="0 picks a free port")
@@ -21,15 +23,29 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="answer 401 unless the request carries the emulator owner credential",
     )
+    parser.add_argument(
+        "--custom-token-key",
+        action="append",
+        type=Path,
+        metavar="PEM",
+        help="public key (PEM file) whose custom tokens are accepted; repeatable; none: accept any",
+    )
+    parser.add_argument("--id-token-seconds", type=int, default=3600, help="lifetime of issued ID tokens")
+    parser.add_argument("--project", default="peardeck-test", help="project id in issued ID tokens")
     args = parser.parse_args(argv)
     standin = StandIn(
         args.host,
         args.port,
         keepalive_seconds=args.keepalive,
         accepted_tokens={"owner"} if args.require_owner else None,
+        project_id=args.project,
+        custom_token_keys=[path.read_bytes() for path in args.custom_token_key or []] or None,
+        id_token_seconds=args.id_token_seconds,
     ).start()
     print(f"firebase stand-in listening on http://{standin.address}", flush=True)
     print(f"  export FIREBASE_DATABASE_EMULATOR_HOST={standin.address}", flush=True)
+    print(f"  browser: connectDatabaseEmulator(db, '{standin.host}', {standin.port})", flush=True)
+    print(f"           connectAuthEmulator(auth, 'http://{standin.address}')", flush=True)
     print(f"  control: curl http://{standin.address}/.standin/stats", flush=True)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

@@ -10,6 +10,8 @@ from tests.firebase_standin.fixtures import (  # noqa: F401 - fixtures are used 
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
 import time
 import uuid
@@ -21,7 +23,7 @@ import firebase_admin
 import pytest
 from firebase_admin import db
 
-from .credentials import write_service_account
+from .credentials import public_key_pem, service_account_info
 from .server import StandIn
 
 FIREBASE_TEST_NAMESPACE = "peardeck-test"
@@ -31,10 +33,24 @@ FIREBASE_TEST_SHARDS = (FIREBASE_TEST_NAMESPACE, "peardeck-test-2")
 TEST_KEEPALIVE_SECONDS = 0.2
 
 
+@functools.cache
+def shared_service_account_info() -> dict[str, Any]:
+    """One throwaway service account per test run: making an RSA key takes tens of
+    milliseconds, too much to pay in every test that starts a stand-in."""
+    return service_account_info(FIREBASE_TEST_NAMESPACE)
+
+
 @pytest.fixture
 def firebase_standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
-    """A fresh stand-in on an ephemeral port, with FIREBASE_DATABASE_EMULATOR_HOST pointing at it."""
-    standin = StandIn(keepalive_seconds=TEST_KEEPALIVE_SECONDS).start()
+    """A fresh stand-in on an ephemeral port, with FIREBASE_DATABASE_EMULATOR_HOST pointing at it.
+
+    Its Auth endpoints accept only custom tokens signed with ``firebase_service_account``'s key.
+    """
+    standin = StandIn(
+        keepalive_seconds=TEST_KEEPALIVE_SECONDS,
+        project_id=FIREBASE_TEST_NAMESPACE,
+        custom_token_keys=[public_key_pem(shared_service_account_info())],
+    ).start()
     monkeypatch.setenv("FIREBASE_DATABASE_EMULATOR_HOST", standin.address)
     yield standin
     standin.stop()
@@ -55,9 +71,13 @@ def firebase_app(firebase_standin: StandIn) -> Iterator[firebase_admin.App]:
 
 @pytest.fixture
 def firebase_service_account(tmp_path: Path) -> Path:
-    """A throwaway service-account JSON file (locally generated RSA key) for
-    FIREBASE_CREDENTIALS_FILE; it lets firebase-admin sign custom tokens offline."""
-    return write_service_account(tmp_path, FIREBASE_TEST_NAMESPACE)
+    """A throwaway service-account JSON file (locally generated RSA key, one per test run) for
+    FIREBASE_CREDENTIALS_FILE; it lets firebase-admin sign custom tokens offline, and
+    ``firebase_standin`` trusts its key."""
+    path = tmp_path / f"{FIREBASE_TEST_NAMESPACE}-service-account.json"
+    path.write_text(json.dumps(shared_service_account_info(), indent=2))
+    path.chmod(0o600)
+    return path
 
 
 @pytest.fixture

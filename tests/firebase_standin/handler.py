@@ -1,5 +1,6 @@
-"""The HTTP side of the stand-in: Realtime Database REST requests, event streams and the
-control endpoint, turned into calls on ``StandIn``."""
+"""The HTTP side of the stand-in: Realtime Database REST requests, event streams, the
+browser SDK's WebSocket (``/.ws``), the Auth emulator endpoints and the control endpoint,
+turned into calls on ``StandIn``."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import tree
+from . import tree, websocket
+from .auth import IDENTITY_TOOLKIT_PREFIX, SECURE_TOKEN_PREFIX, AuthError
+from .realtime import RealtimeSession
 
 if TYPE_CHECKING:
     from .server import StandIn
 
 CONTROL_PREFIX = "/.standin/"
+WEBSOCKET_PATH = "/.ws"
+ALLOWED_METHODS = "GET, PUT, PATCH, POST, DELETE, OPTIONS"
 DEFAULT_NAMESPACE = "default"
 
 
@@ -64,6 +69,24 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    def do_OPTIONS(self) -> None:
+        # A CORS preflight: the page's origin is not the stand-in's.
+        self.send_response(204)
+        self._cors_headers()
+        self.send_header("Access-Control-Allow-Methods", ALLOWED_METHODS)
+        requested = self.headers.get("Access-Control-Request-Headers")
+        if requested:
+            self.send_header("Access-Control-Allow-Headers", requested)
+        self.send_header("Access-Control-Max-Age", "600")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _cors_headers(self) -> None:
+        origin = self.headers.get("Origin")
+        self.send_header("Access-Control-Allow-Origin", origin or "*")
+        if origin:
+            self.send_header("Vary", "Origin")
+
     # --- request flow ------------------------------------------------------------------------
 
     def _dispatch(self, method: str) -> None:
@@ -78,8 +101,14 @@ class Handler(BaseHTTPRequestHandler):
                 standin._wait_until_up()
             self.close_connection = True
             return
-        streaming = method == "GET" and "text/event-stream" in self.headers.get("Accept", "")
+        if url.path.startswith((IDENTITY_TOOLKIT_PREFIX, SECURE_TOKEN_PREFIX)):
+            self._auth(method, url.path)
+            return
         namespace = params.get("ns") or self._namespace_from_host()
+        if url.path == WEBSOCKET_PATH:
+            self._websocket(method, namespace)
+            return
+        streaming = method == "GET" and "text/event-stream" in self.headers.get("Accept", "")
         standin._count(namespace, "LISTEN" if streaming else method)
         standin.authorizations.append(
             (
@@ -201,6 +230,67 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             standin.remove_listener(listener)
 
+    def _auth(self, method: str, path: str) -> None:
+        emulator = self.server.standin.auth
+        body = self._read_body()
+        try:
+            if method != "POST":
+                raise AuthError("METHOD_NOT_ALLOWED", "the Auth endpoints take POST", status=405)
+            if path == IDENTITY_TOOLKIT_PREFIX + "accounts:signInWithCustomToken":
+                self.server.standin._count(emulator.project_id, "AUTH_SIGN_IN")
+                answer = emulator.sign_in_with_custom_token(self._auth_json(body))
+            elif path == IDENTITY_TOOLKIT_PREFIX + "accounts:lookup":
+                self.server.standin._count(emulator.project_id, "AUTH_LOOKUP")
+                answer = emulator.lookup(self._auth_json(body))
+            elif path == SECURE_TOKEN_PREFIX + "token":
+                self.server.standin._count(emulator.project_id, "AUTH_REFRESH")
+                answer = emulator.refresh(self._auth_form(body))
+            else:
+                raise AuthError("NOT_FOUND", f"the stand-in does not serve {path}", status=404)
+            self._json(200, answer)
+        except AuthError as error:
+            self._json(error.status, error.body())
+
+    def _auth_json(self, body: bytes) -> dict[str, Any]:
+        try:
+            value = json.loads(body or b"{}")
+        except ValueError:
+            raise AuthError("INVALID_JSON", "the body is not JSON") from None
+        if not isinstance(value, dict):
+            raise AuthError("INVALID_JSON", "the body must be a JSON object")
+        return value
+
+    def _auth_form(self, body: bytes) -> dict[str, str]:
+        if "json" in self.headers.get("Content-Type", ""):
+            return {key: str(value) for key, value in self._auth_json(body).items()}
+        return dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
+
+    def _websocket(self, method: str, namespace: str) -> None:
+        """Upgrades to a WebSocket and speaks the Realtime Database protocol until it closes."""
+        key = self.headers.get("Sec-WebSocket-Key")
+        upgrade = self.headers.get("Upgrade", "").lower() == "websocket"
+        connection = "upgrade" in self.headers.get("Connection", "").lower()
+        if method != "GET" or not (upgrade and connection and websocket.valid_client_key(key)):
+            self._json(400, {"error": "/.ws takes a WebSocket upgrade (GET, Upgrade: websocket)"})
+            return
+        if self.headers.get("Sec-WebSocket-Version") != "13":
+            self.send_response(426)
+            self.send_header("Sec-WebSocket-Version", "13")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.server.standin._count(namespace, "WS_CONNECT")
+        self.close_connection = True
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", websocket.accept_key(key))
+        self.end_headers()
+        self.wfile.flush()
+        endpoint = websocket.Endpoint(self.connection, self.rfile)
+        host = self.headers.get("Host") or self.server.standin.address
+        RealtimeSession(self.server.standin, endpoint, namespace, host).run()
+
     def _control(self, action: str) -> None:
         try:
             body = self._parse(self._read_body()) or {}
@@ -239,7 +329,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("ETag", etag)
         if status not in (204, 304):
             self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Access-Control-Allow-Origin", "*")
+        self._cors_headers()
         self.end_headers()
         if status not in (204, 304):
             self.wfile.write(payload)

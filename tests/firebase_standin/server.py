@@ -1,8 +1,10 @@
-"""A local stand-in for the Firebase Realtime Database REST API, as firebase-admin uses it.
+"""A local stand-in for the Firebase Realtime Database, as firebase-admin uses it (REST and
+event streams) and as the browser SDK uses it (the WebSocket protocol, and the Auth emulator's
+custom-token sign-in), all on one port.
 
-``StandIn`` holds the state (one JSON tree per namespace, listeners, faults, counters) and
-survives the HTTP server being taken down and brought back on the same port; ``handler.Server`` is the
-socket side and is recreated each time the database comes back up.
+``StandIn`` holds the state (one JSON tree per namespace, listeners, sockets, users, faults,
+counters) and survives the HTTP server being taken down and brought back on the same port;
+``handler.Server`` is the socket side and is recreated each time the database comes back up.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import socket
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import tree
+from .auth import AuthEmulator
 from .handler import DEFAULT_NAMESPACE, Handler, Server
+from .realtime import RealtimeSession
 
 OWNER_TOKEN = "owner"
 
@@ -66,7 +71,16 @@ class StandIn:
         *,
         keepalive_seconds: float = 30.0,
         accepted_tokens: set[str] | None = None,
+        project_id: str = "peardeck-test",
+        custom_token_keys: list[bytes | str] | None = None,
+        id_token_seconds: int = 3600,
     ) -> None:
+        """``custom_token_keys``: PEM public keys of the service accounts whose custom tokens
+        the Auth endpoints accept (signature, audience and expiry checked); None accepts any
+        custom token, like the official emulator. ``id_token_seconds``: lifetime of the ID
+        tokens it issues (the browser SDK refreshes them 5 minutes before they expire, so a
+        lifetime a little over 300 s makes it refresh within seconds). ``project_id`` goes into
+        the ID tokens' ``iss`` and ``aud``."""
         self.host = host
         self.port = port
         self.keepalive_seconds = keepalive_seconds
@@ -88,6 +102,14 @@ class StandIn:
         self._requests_by_namespace: dict[str, Counter[str]] = {}
         self.injected_failures = 0
         self.authorizations: deque[tuple[str, str, str | None, str | None]] = deque(maxlen=1000)
+        self.auth = AuthEmulator(
+            project_id, custom_token_keys=custom_token_keys, id_token_seconds=id_token_seconds
+        )
+        self._sessions: set[RealtimeSession] = set()
+        # Every auth/gauth on a socket: {"session", "namespace", "action", "status", "uid", "claims"}.
+        self.socket_auths: deque[dict[str, Any]] = deque(maxlen=1000)
+        # Every socket request on a path: (action, namespace, path, uid or None when unauthenticated).
+        self.socket_requests: deque[tuple[str, str, str, str | None]] = deque(maxlen=1000)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -100,6 +122,7 @@ class StandIn:
             self._up_again_timer.cancel()
         self._up.set()
         self._close_listeners()
+        self._close_sessions()
         self._stop_serving()
         self._close_connections()
 
@@ -139,7 +162,7 @@ class StandIn:
     # --- fault injection ----------------------------------------------------------------------
 
     def go_down(self, mode: str = "refuse", *, seconds: float | None = None) -> None:
-        """Takes the database away, closing every open connection and listener.
+        """Takes the database away, closing every open connection, listener and socket.
 
         ``refuse``: nothing listens on the port (connection refused). ``drop``: connections are
         accepted and closed without an answer. ``hang``: requests are read and never answered
@@ -151,6 +174,7 @@ class StandIn:
             self.down_mode = mode
             self._up.clear()
         self._close_listeners()
+        self._close_sessions()
         if mode == "refuse":
             self._stop_serving()
         self._close_connections()
@@ -184,13 +208,19 @@ class StandIn:
         """Delays every database request (not the control endpoint) by ``seconds``."""
         self.latency_seconds = seconds
 
-    def revoke_auth(self) -> None:
-        """Sends auth_revoked to every listener and closes it, as Firebase does when the
-        credential of a stream expires."""
+    def revoke_auth(self, status: str = "expired_token") -> None:
+        """Sends auth_revoked to every REST listener and closes it, as Firebase does when the
+        credential of a stream expires; every authenticated socket loses its credential and
+        gets ``{"a": "ac", "b": {"s": status}}`` (the browser SDK then reconnects with a freshly
+        refreshed ID token)."""
         with self._lock:
-            listeners, self._listeners = self._listeners, []
-        for listener in listeners:
+            streams = [lst for lst in self._listeners if isinstance(lst, _Listener)]
+            self._listeners = [lst for lst in self._listeners if not isinstance(lst, _Listener)]
+            sessions = list(self._sessions)
+        for listener in streams:
             listener.end("auth_revoked", "credential is no longer valid")
+        for session in sessions:
+            session.revoke_auth(status, "Auth token is no longer valid.")
 
     def cancel_listeners(self, namespace: str, path: str = "/") -> int:
         """Sends cancel to listeners at or under ``path`` (as when rules stop allowing the
@@ -208,8 +238,15 @@ class StandIn:
         return len(hit)
 
     def reset(self) -> None:
-        """Forgets all data, faults and counts (listeners are closed)."""
+        """Forgets all data, users, faults and counts (listeners and sockets are closed, and the
+        sockets' onDisconnect operations dropped)."""
+        with self._lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.forget_on_disconnect()
         self._close_listeners()
+        self._close_sessions()
+        self.auth.reset()
         with self._lock:
             self._roots.clear()
             self._failure = None
@@ -226,6 +263,7 @@ class StandIn:
             return dict(source)
 
     def write_count(self, namespace: str | None = None) -> int:
+        """REST writes (what firebase-admin sent); browser writes count as WS_PUT and WS_MERGE."""
         counts = self.request_counts(namespace)
         return sum(counts.get(method, 0) for method in ("PUT", "PATCH", "POST", "DELETE"))
 
@@ -235,11 +273,29 @@ class StandIn:
             self._requests_by_namespace.clear()
             self.injected_failures = 0
             self.authorizations.clear()
+            self.socket_auths.clear()
+            self.socket_requests.clear()
 
     @property
     def listener_count(self) -> int:
+        """Open REST event streams and socket listens."""
         with self._lock:
             return len(self._listeners)
+
+    @property
+    def socket_count(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    def sockets(self) -> list[dict[str, Any]]:
+        """The open browser sockets: session id, namespace, uid, listened paths."""
+        with self._lock:
+            sessions = list(self._sessions)
+        return sorted((session.describe() for session in sessions), key=lambda entry: entry["session"])
+
+    def socket_uids(self) -> list[str | None]:
+        """Who authenticated successfully on a socket, in order (None for the owner credential)."""
+        return [entry["uid"] for entry in list(self.socket_auths) if entry["status"] == "ok"]
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -256,7 +312,8 @@ class StandIn:
                 "injected_failures": self.injected_failures,
                 "listeners": len(self._listeners),
                 "namespaces": sorted(self._roots),
-            }
+                "socket_count": len(self._sessions),
+            } | {"sockets": self.sockets()}
 
     # --- direct data access for tests ----------------------------------------------------------
 
@@ -312,6 +369,14 @@ class StandIn:
             self._notify_patch(namespace, old_root, new_root, path, targets, written)
             return written
 
+    def write_if(self, namespace: str, path: tree.Path, raw: Any, condition: Callable[[Any], bool]) -> bool:
+        """PUT only if ``condition(current value)`` holds (the socket's compare-and-set)."""
+        with self._lock:
+            if not condition(tree.get(self._roots.get(namespace), path)):
+                return False
+            self.write(namespace, path, raw)
+            return True
+
     def push(self, namespace: str, path: tree.Path, raw: Any) -> str:
         name = self._push_ids.next()
         self.write(namespace, (*path, name), raw)
@@ -325,8 +390,10 @@ class StandIn:
 
     # --- listeners -----------------------------------------------------------------------------
 
-    def add_listener(self, namespace: str, path: tree.Path) -> _Listener:
-        listener = _Listener(namespace, path)
+    def add_listener(self, namespace: str, path: tree.Path, listener: Any = None) -> Any:
+        """Registers a REST stream listener, or ``listener`` (a socket's listen: anything with
+        ``namespace``, ``path``, ``send(event, data)`` and ``end(event, data)``)."""
+        listener = listener if listener is not None else _Listener(namespace, path)
         with self._lock:
             # Registered and given its first snapshot under the lock: no write falls between.
             listener.send(
@@ -335,7 +402,7 @@ class StandIn:
             self._listeners.append(listener)
         return listener
 
-    def remove_listener(self, listener: _Listener) -> None:
+    def remove_listener(self, listener: Any) -> None:
         with self._lock:
             if listener in self._listeners:
                 self._listeners.remove(listener)
@@ -409,6 +476,36 @@ class StandIn:
                 return self._failure.status
             return None
 
+    def _register_session(self, session: RealtimeSession, opened: bool) -> None:
+        with self._lock:
+            if opened:
+                self._sessions.add(session)
+            else:
+                self._sessions.discard(session)
+
+    def _close_sessions(self) -> None:
+        with self._lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.close()
+
+    def _record_socket_auth(
+        self, session: RealtimeSession, action: str, status: str, uid: str | None, claims: Any
+    ) -> None:
+        self.socket_auths.append(
+            {
+                "session": session.id,
+                "namespace": session.namespace,
+                "action": action,
+                "status": status,
+                "uid": uid,
+                "claims": claims,
+            }
+        )
+
+    def _record_socket_request(self, action: str, namespace: str, path: str, uid: str | None) -> None:
+        self.socket_requests.append((action, namespace, path, uid))
+
     def _track(self, connection: socket.socket, opened: bool) -> None:
         with self._lock:
             if opened:
@@ -446,7 +543,7 @@ class StandIn:
         elif action == "latency":
             self.set_latency(float(body.get("seconds", 0)))
         elif action == "revoke":
-            self.revoke_auth()
+            self.revoke_auth(body.get("status", "expired_token"))
         elif action == "cancel":
             self.cancel_listeners(body.get("ns", DEFAULT_NAMESPACE), body.get("path", "/"))
         elif action == "reset-counts":
