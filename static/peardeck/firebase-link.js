@@ -5,8 +5,8 @@
  * - it signs in with the custom token the student got when joining (a fresh one is asked of our
  *   server when that one has expired, e.g. after a reload an hour later);
  * - it listens to the session's mirrored state (peardeck's mirror/README.md, "Data layout") and
- *   hands it to the link as a full state: a teacher-paced document holds everything the student's
- *   page shows; anything else (student pacing) makes the link refetch over HTTP;
+ *   hands it to the link as a full state: in a teacher-paced session the document holds everything
+ *   the student's page shows; otherwise (student pacing) a change makes the link refetch over HTTP;
  * - it carries answers: {question_id, answer} written once at <inbox>/<submission id>, the outcome
  *   read from <acks>/<submission id> and handed over as "submitted" or "error", as the WebSocket
  *   does. The worker stores a replayed submission id once, so a retry over HTTP is safe.
@@ -26,9 +26,10 @@
   registerTransport("firebase", firebaseTransport, (config, options) => Boolean(config.firebase_sdk && options.firebase));
 
   /* What the student's page would get from GET /api/student/state, built from the mirror document
-   * and the last full state; null when the document cannot say (student pacing). */
+   * and the last full state; null when the document cannot say. */
   function studentState(doc, previous) {
-    if (!previous || doc.pacing !== "teacher" || previous.pacing !== "teacher") return null;
+    // Student pacing: each student's question is their own, which the mirror does not hold.
+    if (!previous || doc.pacing === "student" || previous.pacing !== doc.pacing) return null;
     const question = doc.state === "waiting" ? null : doc.question || null;
     if (question) question.config = question.config || {}; // Firebase drops empty objects
     const sameQuestion = Boolean(question && previous.question && previous.question.id === question.id);
