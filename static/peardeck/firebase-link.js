@@ -16,6 +16,10 @@
   "use strict";
   const { registerTransport, api, backoff } = window.Peardeck;
   const CONNECT_TIMEOUT_MS = 8000;
+  // The mirror trails the server (a stopped worker stops it, and it never says "removed"), so
+  // while Firebase carries the page, a cheap conditional fetch (304 when nothing changed) runs
+  // this often: a page on Firebase is never more than this far behind the truth.
+  const CHECK_IN_MS = 30000;
 
   let sdk = null; // one load per page: {app, auth, database} modules
   function loadSdk(modules) {
@@ -65,14 +69,18 @@
       link.attempt(api_, result);
     }
 
+    let checkIn = null;
+
     function update() {
       const nowUp = running && connected && stateArrived;
       if (nowUp && !up) {
         up = true;
         settle("connected");
+        checkIn = setInterval(() => link.refetch(), CHECK_IN_MS);
         link.opened(api_);
       } else if (!nowUp && up) {
         up = false;
+        clearInterval(checkIn);
         link.closed(api_, null);
       }
     }
@@ -175,6 +183,7 @@
       running = false;
       clearTimeout(deadline);
       clearTimeout(retryTimer);
+      clearInterval(checkIn);
       listeners.forEach((unsubscribe) => unsubscribe());
       listeners = [];
       stateArrived = false;

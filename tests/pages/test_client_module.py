@@ -146,3 +146,34 @@ def test_load_metrics_are_sent_in_one_batch_and_a_404_is_shrugged_off(server, co
     assert names["app_load"] == {"name": "app_load", "labels": {"outcome": "success"}, "value": 1}
     assert 0 < names["time_to_interactive"]["value"] < 30
     assert errors == []
+
+
+def test_a_link_that_stays_down_is_reported_once_however_often_it_retries(server, context):
+    """transport_connect counts bring-ups: the retries of a socket that never gets through are not
+    reported again (one blocked browser must not weigh ten times in the failure ratio)."""
+    tries = []
+    batches = []
+
+    def refuse(socket):
+        tries.append(time.monotonic())
+        socket.close()
+
+    def take_metrics(route):
+        batches.append(json.loads(route.request.post_data))
+        route.fulfill(status=202, json={})
+
+    context.route_web_socket("**/ws/**", refuse)
+    context.route("**/api/projector/state*", lambda route: route.fulfill(json=projector_state(5)))
+    context.route("**/api/browser-metrics", take_metrics)
+    page, errors = open_projector(context, server)
+    # Backoff 0.25-0.5 s, doubling: the 4th try comes within 8 s; a report sent 5 s after a
+    # measurement would have carried the retries by then.
+    deadline = time.monotonic() + 20
+    while (len(tries) < 4 or time.monotonic() - tries[0] < 7) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert len(tries) >= 4
+    reported = [item for batch in batches for item in batch["metrics"] if item["name"] == "transport_connect"]
+    assert reported == [
+        {"name": "transport_connect", "labels": {"transport": "websocket", "outcome": "failed"}, "value": 1}
+    ]
+    assert errors == []

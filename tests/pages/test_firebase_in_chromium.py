@@ -88,7 +88,7 @@ def firebase_class(tmp_path_factory):
             stderr=subprocess.STDOUT,
         )
         try:
-            yield {"server": server, "firebase_server": firebase_server, "standin": standin}
+            yield {"server": server, "firebase_server": firebase_server, "standin": standin, "worker": worker}
         finally:
             worker.send_signal(signal.SIGTERM)
             try:
@@ -136,7 +136,14 @@ class Student:
         self.errors = page_errors(self.page)
         self.requests: list[tuple[str, str]] = []
         self.metric_items: list[dict] = []
+        self.metric_statuses: list[int] = []
         self.page.on("request", self._note)
+        self.page.on(
+            "response",
+            lambda response: (
+                "/api/browser-metrics" in response.url and self.metric_statuses.append(response.status)
+            ),
+        )
         self.server = server
         self.code = code
         self.name = name
@@ -229,6 +236,9 @@ def test_a_student_whose_websocket_is_blocked_lives_and_answers_through_firebase
     student.wait_for_report("transport_connect", transport="firebase", outcome="connected")
     assert student.reported("transport_connect", transport="websocket", outcome="failed") >= 1
     student.wait_for_report("firebase_response")
+    # ...and the aggregator took every report (a refused one would be 4xx).
+    wait_until(lambda: len(student.metric_statuses) >= 2, what="the metric reports' answers")
+    assert set(student.metric_statuses) == {202}, student.metric_statuses
     assert student.errors == []
 
 
@@ -311,4 +321,35 @@ def test_in_firebase_mode_students_use_firebase_and_the_dark_launch_tries_a_webs
     # The background socket got through, was reported, and carried nothing.
     student.wait_for_report("websocket_darklaunch", outcome="connected")
     assert student.reported("transport_connect", transport="websocket") == 0
+    assert student.errors == []
+
+
+def test_with_the_worker_stopped_an_answer_goes_over_http_and_the_late_inbox_entry_counts_once(
+    firebase_class, browser
+):
+    server, standin, worker = firebase_class["server"], firebase_class["standin"], firebase_class["worker"]
+    teacher = live_class(server)
+    session = teacher["session"]
+    student = Student(browser, server, session["join_code"], "Mary", block=[OUR_WEBSOCKETS])
+    student.join()
+    expect(student.page.locator("#connection")).to_have_text("● live (Firebase)", timeout=20_000)
+    inbox = student.saved()["firebase"]["paths"]["inbox"]
+
+    worker.send_signal(signal.SIGSTOP)  # nobody takes answers out of the inboxes
+    try:
+        student.page.get_by_label("What do leaves need?").fill("chlorophyll")
+        student.page.get_by_role("button", name="Send").click()
+        # No acknowledgement within 4 s: the page sends the same submission over HTTP.
+        expect(student.page.locator("#student-status")).to_contain_text("Sent", timeout=15_000)
+        assert student.count("POST", "/api/student/responses") == 1
+        waiting = standin.data(FIREBASE_TEST_NAMESPACE, inbox)
+        assert len(waiting) == 1, waiting
+    finally:
+        worker.send_signal(signal.SIGCONT)
+    # The worker wakes, takes the entry, finds that submission already stored and acknowledges it.
+    wait_until(lambda: standin.data(FIREBASE_TEST_NAMESPACE, inbox) is None, what="the inbox to drain")
+    stored = answers(teacher["api"], session["id"])
+    assert [(a["answer"], a["source"], a["version"]) for a in stored] == [
+        ({"text": "chlorophyll"}, "http", 1)
+    ]
     assert student.errors == []
