@@ -140,6 +140,12 @@
           dbSdk.ref(db, credentials.paths.state),
           (snapshot) => {
             const doc = snapshot.val();
+            if (doc && doc.removed && doc.removed[credentials.uid]) {
+              // Real Firebase's rules shut a removed student out before this; the stand-in has none.
+              stop();
+              link.closed(api_, "student_removed");
+              return;
+            }
             if (doc && typeof doc.seq === "number" && doc.seq > link.seq) {
               const state = studentState(doc, link.state);
               if (state) link.receive({ type: "state", state });

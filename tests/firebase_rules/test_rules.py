@@ -18,6 +18,7 @@ RULES = ROOT / "database.rules.json"
 ARNOLD = {"uid": "student-7", "token": {"session": "12", "role": "student"}}
 WANDA = {"uid": "student-8", "token": {"session": "12", "role": "student"}}
 PHOEBE = {"uid": "student-9", "token": {"session": "13", "role": "student"}}
+REMOVED = {"uid": "student-6", "token": {"session": "12", "role": "student"}}  # removed by the teacher
 TEACHER = {"uid": "teacher-1", "token": {"session": "12", "role": "teacher"}}
 PROJECTOR = {"uid": "projector-12", "token": {"session": "12", "role": "projector"}}
 ANONYMOUS = None
@@ -26,7 +27,12 @@ ANSWER = {"question_id": 31, "answer": {"choices": [1]}}
 
 DATA = {
     "sessions": {
-        "12": {"seq": 5, "state": "live", "question": {"id": 31, "kind": "multiple_choice"}},
+        "12": {
+            "seq": 5,
+            "state": "live",
+            "question": {"id": 31, "kind": "multiple_choice"},
+            "removed": {"student-6": True},
+        },
         "13": {"seq": 2, "state": "live"},
     },
     "inbox": {
@@ -49,6 +55,7 @@ CASES = [
     # reads
     ("a student reads their own session's state", ARNOLD, "read", "/sessions/12", None, True),
     ("a student cannot read another session's state", PHOEBE, "read", "/sessions/12", None, False),
+    ("a removed student cannot read the session's state", REMOVED, "read", "/sessions/12", None, False),
     ("a student cannot list every session", ARNOLD, "read", "/sessions", None, False),
     ("an anonymous client cannot read a session's state", ANONYMOUS, "read", "/sessions/12", None, False),
     ("a teacher token cannot read a session's state", TEACHER, "read", "/sessions/12", None, False),
@@ -100,6 +107,14 @@ CASES = [
         "/inbox/12/student-7/s-2",
         {"question_id": 33, "answer": {"strokes": [{"points": [[0.1, 0.2]], "color": "#000", "width": 2}]}},
         True,
+    ),
+    (
+        "a removed student cannot write an answer",
+        REMOVED,
+        "write",
+        "/inbox/12/student-6/s-1",
+        ANSWER,
+        False,
     ),
     (
         "a student cannot write into another student's inbox",

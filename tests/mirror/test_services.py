@@ -67,6 +67,22 @@ def test_the_mirror_never_holds_the_correct_answers(
     assert "correct" not in mirrored["question"]["config"]
 
 
+def test_a_removed_student_is_listed_by_uid_and_no_name_reaches_the_mirror(
+    firebase_settings, firebase_standin, live_session
+):
+    session_services.join_session(join_code=live_session.join_code, display_name="Stays Here")
+    goes, _ = session_services.join_session(join_code=live_session.join_code, display_name="Goes Away")
+    services.relay_outbox()
+    mirrored = firebase_standin.data(namespace_of(live_session.pk), f"/sessions/{live_session.pk}")
+    assert "removed" not in mirrored  # Firebase drops the empty object
+
+    session_services.remove_student(session=live_session, student_id=goes.pk)
+    services.relay_outbox()
+    mirrored = firebase_standin.data(namespace_of(live_session.pk), f"/sessions/{live_session.pk}")
+    assert mirrored["removed"] == {f"student-{goes.pk}": True}
+    assert "Goes Away" not in str(mirrored) and "Stays Here" not in str(mirrored)
+
+
 def test_a_relay_cut_off_between_writing_and_clearing_the_outbox_writes_the_same_again(
     firebase_settings, firebase_standin, live_session, monkeypatch
 ):

@@ -353,3 +353,18 @@ def test_with_the_worker_stopped_an_answer_goes_over_http_and_the_late_inbox_ent
         ({"text": "chlorophyll"}, "http", 1)
     ]
     assert student.errors == []
+
+
+def test_a_student_removed_by_the_teacher_is_told_so_through_firebase(firebase_class, browser):
+    server = firebase_class["server"]
+    teacher = live_class(server)
+    session = teacher["session"]
+    student = Student(browser, server, session["join_code"], "Lise", block=[OUR_WEBSOCKETS])
+    student.join()
+    expect(student.page.locator("#connection")).to_have_text("● live (Firebase)", timeout=20_000)
+    roster = ok(teacher["api"].get(f"/sessions/{session['id']}"))["students"]
+    ok(teacher["api"].delete(f"/sessions/{session['id']}/students/{roster[0]['id']}"))
+    expect(
+        student.page.get_by_role("heading", name="The teacher removed you from this session.")
+    ).to_be_visible(timeout=10_000)
+    assert student.errors == []
