@@ -51,7 +51,7 @@
 
   function firebaseTransport(link, { config, options, metrics }) {
     let credentials = options.firebase;
-    let session = null; // {app, auth, db} once signed in
+    let session = null; // {app, auth, db, dbSdk} once signed in
     let running = false;
     let up = false;
     let connected = false;
@@ -59,6 +59,7 @@
     let outcome = null;
     let deadline = null;
     let retryTimer = null;
+    let checkIn = null;
     let failures = 0;
     let listeners = [];
 
@@ -68,8 +69,6 @@
       clearTimeout(deadline);
       link.attempt(api_, result);
     }
-
-    let checkIn = null;
 
     function update() {
       const nowUp = running && connected && stateArrived;
