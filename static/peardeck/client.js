@@ -46,6 +46,7 @@
         cache: "no-store",
       });
     } catch (failure) {
+      clientError("api_error");
       throw new ApiError(0, { code: "network", message: "Cannot reach the server. Check your connection." });
     }
     if (response.status === 304) return { status: 304, data: null };
@@ -56,6 +57,8 @@
     } catch (notJson) {
       data = null;
     }
+    // A refusal (4xx) is an answer; a server error or a gateway's is what the metric counts.
+    if (response.status >= 500) clientError("api_error");
     if (!response.ok) throw new ApiError(response.status, (data && data.error) || {});
     return options.raw ? { status: response.status, data } : data;
   }
@@ -120,12 +123,14 @@
   }
 
   let errorsReported = 0;
-  window.addEventListener("error", () => {
-    if (errorsReported++ < 5) metrics.add("client_error", 1, { kind: "js_error" });
-  });
-  window.addEventListener("unhandledrejection", () => {
-    if (errorsReported++ < 5) metrics.add("client_error", 1, { kind: "unhandled_rejection" });
-  });
+  function clientError(kind) {
+    if (errorsReported++ >= 5) return;
+    metrics.add("client_error", 1, { kind });
+    metrics.soon();
+  }
+  // Capturing: a script, stylesheet or image that fails to load fires "error" on its element only.
+  window.addEventListener("error", (event) => clientError(event.target && event.target !== window ? "resource_error" : "js_error"), true);
+  window.addEventListener("unhandledrejection", () => clientError("unhandled_rejection"));
   window.addEventListener("pagehide", () => metrics.flush());
 
   // --- transports ---------------------------------------------------------------------------

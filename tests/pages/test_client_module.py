@@ -177,3 +177,31 @@ def test_a_link_that_stays_down_is_reported_once_however_often_it_retries(server
         {"name": "transport_connect", "labels": {"transport": "websocket", "outcome": "failed"}, "value": 1}
     ]
     assert errors == []
+
+
+def test_a_server_error_and_a_missing_script_are_reported_as_client_errors(server, context):
+    scripted = ScriptedServer(context)
+    failures = {"state": 1}
+
+    def flaky_state(route):
+        if failures["state"]:
+            failures["state"] -= 1
+            route.fulfill(status=503, body="upstream unavailable")
+        else:
+            route.fulfill(json=scripted.state)
+
+    context.route("**/api/projector/state*", flaky_state)
+    context.route("**/static/peardeck/charts*.js", lambda route: route.fulfill(status=404, body=""))
+    page = context.new_page()
+    page.goto(f"{server}/projector/ABCDEF/#key=pdp_scripted")
+    deadline = time.monotonic() + 15
+    kinds = set()
+    while {"api_error", "resource_error"} - kinds and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        kinds = {
+            item["labels"]["kind"]
+            for batch in scripted.metric_batches
+            for item in batch["metrics"]
+            if item["name"] == "client_error"
+        }
+    assert {"api_error", "resource_error"} <= kinds, scripted.metric_batches
