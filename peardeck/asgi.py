@@ -13,7 +13,6 @@ django.setup()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 from peardeck.http_bridge import WsgiOverAsgi  # noqa: E402
@@ -23,7 +22,7 @@ from sessions.routing import websocket_urlpatterns  # noqa: E402
 application = BindServerLoop(
     ProtocolTypeRouter(
         {
-            "http": WsgiOverAsgi(get_wsgi_application(), max_threads=settings.HTTP_THREADS),
+            "http": WsgiOverAsgi(get_wsgi_application()),
             "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )

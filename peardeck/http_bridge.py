@@ -3,7 +3,8 @@
 Django's ASGI handler runs each hook of each synchronous middleware through its own
 sync_to_async hop; with the usual dozen hooks that cost ~4 ms a request here, against ~0.25 ms
 for the same stack under WSGI. This bridge buffers the request body (Django caps it anyway),
-runs the whole WSGI request on a bounded thread pool, and sends the buffered response back.
+runs the whole WSGI request on the process's thread pool (peardeck/threads.py), and sends the
+buffered response back.
 WebSockets still go through Channels (peardeck/asgi.py); only plain request/response HTTP,
 which is all our HTTP is, comes through here.
 """
@@ -11,18 +12,18 @@ which is all our HTTP is, comes through here.
 import asyncio
 import io
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
+
+from peardeck import threads
 
 # Bodies past this are refused before they are buffered; Django's own cap is far lower.
 _HARD_BODY_LIMIT_FACTOR = 4
 
 
 class WsgiOverAsgi:
-    def __init__(self, wsgi_application, *, max_threads: int):
+    def __init__(self, wsgi_application):
         self.wsgi_application = wsgi_application
-        self.executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="http")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -43,7 +44,7 @@ class WsgiOverAsgi:
             if not message.get("more_body"):
                 break
         loop = asyncio.get_running_loop()
-        status, headers, content = await loop.run_in_executor(self.executor, self._run, scope, bytes(body))
+        status, headers, content = await loop.run_in_executor(threads.pool(), self._run, scope, bytes(body))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
@@ -53,7 +54,7 @@ class WsgiOverAsgi:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.executor.shutdown(wait=False, cancel_futures=True)
+                threads.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -71,7 +71,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "peardeck.urls"
-# Threads per web worker serving HTTP (see peardeck/http_bridge.py); keep DATABASE_POOL_MAX above it.
+# Threads per web worker serving HTTP requests and socket messages (peardeck/threads.py); with the 2
+# dashboard-update threads, keep DATABASE_POOL_MAX at or above HTTP_THREADS + 2.
 HTTP_THREADS = env_int("HTTP_THREADS", 8)
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "peardeck.asgi.application"

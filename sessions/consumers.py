@@ -16,11 +16,10 @@ import json
 import logging
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
 
-from peardeck import metrics, realtime
+from peardeck import metrics, realtime, threads
 from peardeck.errors import DomainError
 from responses.models import WS
 from responses.selectors import dashboard_state, projector_state, student_view
@@ -68,7 +67,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         token = token or query.get("token", [""])[0]
         await self.accept(PROTOCOL if PROTOCOL in offered else None)
         try:
-            session, self.student, state = await database_sync_to_async(_identify)(
+            session, self.student, state = await threads.in_pool(_identify)(
                 self.scope, kwargs["join_code"], self.role, token
             )
         except DomainError as refusal:
@@ -142,7 +141,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             )
 
     async def _send_state_if_behind(self, seq):
-        state = await database_sync_to_async(_state_for_socket)(self)
+        state = await threads.in_pool(_state_for_socket)(self)
         if isinstance(seq, int) and seq == state["seq"]:
             await self.send_json({"type": "in_sync", "seq": seq})
         else:
@@ -151,7 +150,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def _submit(self, content):
         submission_id = content.get("submission_id")
         try:
-            submitted = await database_sync_to_async(submit_response)(
+            submitted = await threads.in_pool(submit_response)(
                 student=self.student,
                 question_id=content.get("question_id"),
                 submission_id=submission_id,
@@ -179,7 +178,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         # Channels closes stale database connections (a thread hop) before every handler; a
         # broadcast touches no database, and skipping the hop is what lets one event reach a
         # thousand sockets quickly. Handlers that do use the database go through
-        # database_sync_to_async, which does its own closing.
+        # threads.in_pool, which does its own closing.
         if message["type"] == "session.event":
             await self.session_event(message)
         else:
