@@ -142,7 +142,7 @@ def _submit(
 
 def _earlier_submission(student_id: int, submission_id: str) -> Submission | None:
     # No select_related: almost every submission is new (no row), and a replay needs only the
-    # row's own columns; joining response and question cost every answer ~1 ms of SQL compiling.
+    # row's own columns; a join of response and question cost every answer its compiling.
     return Submission.objects.filter(student_id=student_id, submission_id=submission_id).first()
 
 
