@@ -1,7 +1,8 @@
 """The Firebase worker: relays the outbox and ingests the inbox, one loop, one process.
 
 Streaming listeners (one per shard, on /inbox) only queue their events; everything that touches
-the database or writes to Firebase happens on the loop's thread, one `tick()` at a time:
+the database or writes to Firebase happens in `tick()`, one at a time, on the loop's thread
+(inbox answers on ingest threads that the tick waits for):
 
 1. restart any listener whose SDK thread died (the SDK gives up after a failed reconnection);
 2. ingest queued inbox entries through responses.services.submit_response, then write their
@@ -38,9 +39,11 @@ from peardeck import firebase, metrics
 
 log = logging.getLogger(__name__)
 
-# Inbox entries taken in per tick and ingest thread: a burst is spread over several ticks so the
-# outbox relay (the teacher's changes reaching the class) waits at most about one batch.
+# A burst of answers is spread over several ticks, so the outbox relay (the teacher's changes
+# reaching the class) is never held up long: a tick takes in at most this many entries per ingest
+# thread, and its lanes start no new entry after INGEST_SECONDS (each takes at least one).
 INGEST_BATCH_PER_THREAD = 200
+INGEST_SECONDS = 1.0
 
 
 class Backoff:
@@ -84,6 +87,7 @@ class FirebaseWorker:
         batch_size: int = 1000,
         ingest_threads: int = 1,
         ingest_batch: int | None = None,
+        ingest_seconds: float = INGEST_SECONDS,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
@@ -93,6 +97,7 @@ class FirebaseWorker:
         # threads would only queue on its lock, so they take turns on the loop's thread instead.
         self.ingest_threads = 1 if connection.vendor == "sqlite" else max(1, ingest_threads)
         self.ingest_batch = ingest_batch or INGEST_BATCH_PER_THREAD * self.ingest_threads
+        self.ingest_seconds = ingest_seconds
         self._ingest_pool: ThreadPoolExecutor | None = None
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -213,18 +218,22 @@ class FirebaseWorker:
             session_id, uid, submission_id = key.split("/")
             if value is not None:
                 latest[(shard, key)] = services.InboxEntry(int(session_id), uid, submission_id, value)
-        # The cap leaves the rest pending for the next tick, in order: a burst of answers must not
-        # hold up the outbox relay.
+        # The cap and the deadline leave the rest pending for the next tick, in order.
         batch = [(shard, key, latest[(shard, key)]) for shard, key in list(latest)[: self.ingest_batch]]
         if not batch:
             return
         lanes = lanes_by_student(batch, self.ingest_threads)
+        deadline = self.clock() + self.ingest_seconds
         if len(lanes) == 1:
-            results = [_ingest_lane(lanes[0])]
+            results = [_ingest_lane(lanes[0], deadline, self.clock)]
         else:
             if self._ingest_pool is None:
                 self._ingest_pool = ThreadPoolExecutor(self.ingest_threads, thread_name_prefix="ingest")
-            results = list(self._ingest_pool.map(_ingest_lane_on_own_connection, lanes))
+            results = list(
+                self._ingest_pool.map(
+                    _ingest_lane_on_own_connection, lanes, [deadline] * len(lanes), [self.clock] * len(lanes)
+                )
+            )
         failure = None
         for done, error in results:
             for shard, key, ack in done:
@@ -295,13 +304,18 @@ def lanes_by_student(batch: Lane, lanes: int) -> list[Lane]:
     return [lane for lane in split if lane]
 
 
-def _ingest_lane(lane: Lane) -> tuple[list[tuple[int, str, dict]], BaseException | None]:
-    """Ingests a lane's entries in order; returns the acknowledgements of those it took in, and
-    the error (the database away, say) that stopped it. Entries after an error are left alone:
-    taking a student's later answer before the failed earlier one would let the retry of the
-    earlier one overwrite it."""
+LaneResult = tuple[list[tuple[int, str, dict]], BaseException | None]
+
+
+def _ingest_lane(lane: Lane, deadline: float, clock: Callable[[], float]) -> LaneResult:
+    """Ingests a lane's entries in order until the deadline; returns the acknowledgements of
+    those it took in, and the error (the database away, say) that stopped it. Entries after an
+    error are left alone: taking a student's later answer before the failed earlier one would
+    let the retry of the earlier one overwrite it."""
     done: list[tuple[int, str, dict]] = []
     for shard, key, entry in lane:
+        if done and clock() >= deadline:
+            break
         try:
             ack = services.ingest_inbox_entry(entry)
         except Exception as exc:
@@ -310,11 +324,11 @@ def _ingest_lane(lane: Lane) -> tuple[list[tuple[int, str, dict]], BaseException
     return done, None
 
 
-def _ingest_lane_on_own_connection(lane: Lane) -> tuple[list[tuple[int, str, dict]], BaseException | None]:
+def _ingest_lane_on_own_connection(lane: Lane, deadline: float, clock: Callable[[], float]) -> LaneResult:
     # Each ingest thread has its own connection (Django's are per thread): like a request, drop it
     # if it broke or aged out before, and hand it back (to the pool on PostgreSQL) after.
     close_old_connections()
     try:
-        return _ingest_lane(lane)
+        return _ingest_lane(lane, deadline, clock)
     finally:
         close_old_connections()
