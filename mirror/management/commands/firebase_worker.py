@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from prometheus_client import start_http_server
 
@@ -49,6 +50,14 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         worker = FirebaseWorker(batch_size=options["batch_size"], ingest_threads=options["ingest_threads"])
+        pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+        if isinstance(pool, dict) and pool.get("max_size", 0) < worker.ingest_threads + 2:
+            # Threads beyond the pool wait for a connection (and fail after DATABASE_POOL_TIMEOUT).
+            log.warning(
+                "DATABASE_POOL_MAX (%s) is below --ingest-threads (%d) plus two",
+                pool.get("max_size"),
+                worker.ingest_threads,
+            )
         state = f"{firebase.shard_count()} shard(s)" if firebase.is_enabled() else "Firebase off"
         state += f", {worker.ingest_threads} ingest thread(s)"
         self.stdout.write(f"firebase worker running ({state}), metrics on :{options['metrics_port']}")
