@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--rates", default="50,200,800", help="answers per second to offer, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=0.25, help="the worker's flush interval")
+    parser.add_argument("--ingest-threads", type=int, help="the worker's --ingest-threads (default: its own)")
     options = parser.parse_args()
 
     standin = StandIn(keepalive_seconds=5).start()
@@ -87,6 +88,7 @@ def main() -> None:
             str(port),
             "--interval",
             str(options.interval),
+            *(["--ingest-threads", str(options.ingest_threads)] if options.ingest_threads else []),
         ],
         cwd=ROOT,
         env=env,
@@ -101,10 +103,11 @@ def main() -> None:
         )
         print("offered: answers/s asked of the browsers; in/s: written into inboxes per second of load;")
         print("drained: seconds until the worker had taken every answer; stored/s over that time;")
+        print("refused: answers acknowledged as refused (most: the class had moved on while they waited);")
         print("writes: the worker's Firebase writes (multi-path PATCHes) over that time")
         print(
-            f"{'offered':>8} {'in/s':>9} {'drained':>9} {'stored/s':>9} {'writes':>8} {'writes/s':>9} "
-            f"{'/shard/s':>9} {'ans/write':>10}"
+            f"{'offered':>8} {'in/s':>9} {'drained':>9} {'stored/s':>9} {'refused':>8} {'writes':>8} "
+            f"{'writes/s':>9} {'/shard/s':>9} {'ans/write':>10}"
         )
         for rate in [int(rate) for rate in options.rates.split(",")]:
             for session, _students in classes:
@@ -112,6 +115,7 @@ def main() -> None:
                 session.current_question_id = moved.current_question_id
             time.sleep(1)
             stored_before = Submission.objects.count()
+            refused_before = _refused(standin)
             standin.reset_counts()
             started = time.monotonic()
             written = run_load(db, app, classes, rate, options.seconds, services)
@@ -125,9 +129,10 @@ def main() -> None:
             elapsed = time.monotonic() - started
             worker_writes = standin.request_counts().get("PATCH", 0)
             stored = Submission.objects.count() - stored_before
+            refused = _refused(standin) - refused_before
             print(
                 f"{rate:>8} {written / options.seconds:>9.0f} {elapsed:>9.1f} {stored / elapsed:>9.0f} "
-                f"{worker_writes:>8} {worker_writes / elapsed:>9.1f} "
+                f"{refused:>8} {worker_writes:>8} {worker_writes / elapsed:>9.1f} "
                 f"{worker_writes / elapsed / len(SHARDS):>9.1f} "
                 f"{written / max(worker_writes, 1):>10.1f}"
             )
@@ -144,6 +149,14 @@ def main() -> None:
         worker.terminate()
         worker.wait(timeout=30)
         standin.stop()
+
+
+def _refused(standin) -> int:
+    return sum(
+        acks.get("status") == "refused"
+        for namespace in SHARDS
+        for acks in _children(standin.data(namespace, "/acks"), depth=3)
+    )
 
 
 def _children(node, depth: int) -> list:

@@ -110,7 +110,8 @@ def ingest_inbox_entry(entry: InboxEntry) -> dict:
     student_id = firebase.student_id_of_uid(entry.uid)
     student = None
     if student_id is not None:
-        student = Student.objects.select_related("session").filter(pk=student_id).first()
+        # Only what submit_response reads; it reads the session itself, under its lock.
+        student = Student.objects.only("id", "session_id").filter(pk=student_id).first()
     if student is None or student.session_id != entry.session_id:
         return _refused("student_not_found", "No such student in this session.")
     value = entry.value

@@ -1,12 +1,17 @@
 """The Firebase worker: relays the outbox and ingests the inbox, one loop, one process.
 
 Streaming listeners (one per shard, on /inbox) only queue their events; everything that touches
-the database or writes to Firebase happens on the loop's thread, one `tick()` at a time:
+the database or writes to Firebase happens in `tick()`, one at a time, on the loop's thread
+(inbox answers on ingest threads that the tick waits for):
 
 1. restart any listener whose SDK thread died (the SDK gives up after a failed reconnection);
 2. ingest queued inbox entries through responses.services.submit_response, then write their
    acknowledgements (one multi-path write per shard to /acks) and delete them from the inbox
-   (one more per shard); acknowledgements that could not be written are kept and retried;
+   (one more per shard); acknowledgements that could not be written are kept and retried.
+   With several ingest threads a tick's entries are split into lanes by student: each lane runs
+   on its own thread and database connection, and a student's entries all sit in one lane, in
+   the order they arrived, so a later answer is never overwritten by an earlier one. The tick
+   waits for every lane before acknowledging, so the next tick never overtakes this one;
 3. relay the outbox (one multi-path write per shard);
 4. refresh the backlog and lag gauges.
 
@@ -24,14 +29,21 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from mirror import selectors, services
 from peardeck import firebase, metrics
 
 log = logging.getLogger(__name__)
+
+# A burst of answers is spread over several ticks, so the outbox relay (the teacher's changes
+# reaching the class) is never held up long: a tick takes in at most this many entries per ingest
+# thread, and its lanes start no new entry after INGEST_SECONDS (each takes at least one).
+INGEST_BATCH_PER_THREAD = 200
+INGEST_SECONDS = 1.0
 
 
 class Backoff:
@@ -73,13 +85,20 @@ class FirebaseWorker:
         self,
         *,
         batch_size: int = 1000,
-        ingest_batch: int = 200,
+        ingest_threads: int = 1,
+        ingest_batch: int | None = None,
+        ingest_seconds: float = INGEST_SECONDS,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.batch_size = batch_size
-        self.ingest_batch = ingest_batch
+        # SQLite lets one writer in at a time (each answer is an IMMEDIATE transaction): more
+        # threads would only queue on its lock, so they take turns on the loop's thread instead.
+        self.ingest_threads = 1 if connection.vendor == "sqlite" else max(1, ingest_threads)
+        self.ingest_batch = ingest_batch or INGEST_BATCH_PER_THREAD * self.ingest_threads
+        self.ingest_seconds = ingest_seconds
+        self._ingest_pool: ThreadPoolExecutor | None = None
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.clock = clock
@@ -134,6 +153,9 @@ class FirebaseWorker:
         deadline = self.clock() + timeout
         for closer in closers:
             closer.join(max(0.0, deadline - self.clock()))
+        if self._ingest_pool is not None:
+            self._ingest_pool.shutdown(wait=True)  # idle between ticks; a lane in flight finishes
+            self._ingest_pool = None
 
     # --- steps ---------------------------------------------------------------------------------
 
@@ -196,16 +218,32 @@ class FirebaseWorker:
             session_id, uid, submission_id = key.split("/")
             if value is not None:
                 latest[(shard, key)] = services.InboxEntry(int(session_id), uid, submission_id, value)
-        # An error here (the database away) leaves the remaining entries pending for the next tick;
-        # so does the cap, which keeps a burst of answers from holding up the outbox relay.
-        for shard, key in list(latest)[: self.ingest_batch]:
-            started = time.perf_counter()
-            ack = services.ingest_inbox_entry(latest[(shard, key)])
-            if ack["status"] == "stored":
-                metrics.ANSWER_DURATION.labels(transport="firebase").observe(time.perf_counter() - started)
-            self._unacked.setdefault(shard, {})[key] = ack
-            del latest[(shard, key)]
-            outcome.ingested += 1
+        # The cap and the deadline leave the rest pending for the next tick, in order.
+        batch = [(shard, key, latest[(shard, key)]) for shard, key in list(latest)[: self.ingest_batch]]
+        if not batch:
+            return
+        lanes = lanes_by_student(batch, self.ingest_threads)
+        deadline = self.clock() + self.ingest_seconds
+        if len(lanes) == 1:
+            results = [_ingest_lane(lanes[0], deadline, self.clock)]
+        else:
+            if self._ingest_pool is None:
+                self._ingest_pool = ThreadPoolExecutor(self.ingest_threads, thread_name_prefix="ingest")
+            results = list(
+                self._ingest_pool.map(
+                    _ingest_lane_on_own_connection, lanes, [deadline] * len(lanes), [self.clock] * len(lanes)
+                )
+            )
+        failure = None
+        for done, error in results:
+            for shard, key, ack in done:
+                self._unacked.setdefault(shard, {})[key] = ack
+                del latest[(shard, key)]
+                outcome.ingested += 1
+            failure = failure or error
+        if failure is not None:
+            # Raised once every lane has stopped, so what they stored is still acknowledged later.
+            raise failure
 
     def _send_acks(self, outcome: TickOutcome) -> None:
         for shard, acks in list(self._unacked.items()):
@@ -238,3 +276,59 @@ class FirebaseWorker:
         for shard in range(firebase.shard_count()):
             if shard not in relayed.failures and shard not in waiting:
                 self._write_backoff.pop(shard, None)
+
+
+# --- ingest lanes ----------------------------------------------------------------------------
+
+
+Lane = list[tuple[int, str, services.InboxEntry]]  # (shard, inbox key, entry), in arrival order
+
+
+def lanes_by_student(batch: Lane, lanes: int) -> list[Lane]:
+    """Splits a tick's entries into at most `lanes` lanes, never one student's entries over two.
+
+    Each student goes, in order of first arrival, to the lane holding the fewest entries so far;
+    every lane keeps the arrival order of its entries. Empty lanes are dropped.
+    """
+    counts: dict[str, int] = {}
+    for _shard, _key, entry in batch:
+        counts[entry.uid] = counts.get(entry.uid, 0) + 1
+    sizes = [0] * max(1, min(lanes, len(counts)))
+    lane_of: dict[str, int] = {}
+    for uid, count in counts.items():
+        lane_of[uid] = lightest = sizes.index(min(sizes))
+        sizes[lightest] += count
+    split: list[Lane] = [[] for _ in sizes]
+    for item in batch:
+        split[lane_of[item[2].uid]].append(item)
+    return [lane for lane in split if lane]
+
+
+LaneResult = tuple[list[tuple[int, str, dict]], BaseException | None]
+
+
+def _ingest_lane(lane: Lane, deadline: float, clock: Callable[[], float]) -> LaneResult:
+    """Ingests a lane's entries in order until the deadline; returns the acknowledgements of
+    those it took in, and the error (the database away, say) that stopped it. Entries after an
+    error are left alone: taking a student's later answer before the failed earlier one would
+    let the retry of the earlier one overwrite it."""
+    done: list[tuple[int, str, dict]] = []
+    for shard, key, entry in lane:
+        if done and clock() >= deadline:
+            break
+        try:
+            ack = services.ingest_inbox_entry(entry)
+        except Exception as exc:
+            return done, exc
+        done.append((shard, key, ack))
+    return done, None
+
+
+def _ingest_lane_on_own_connection(lane: Lane, deadline: float, clock: Callable[[], float]) -> LaneResult:
+    # Each ingest thread has its own connection (Django's are per thread): like a request, drop it
+    # if it broke or aged out before, and hand it back (to the pool on PostgreSQL) after.
+    close_old_connections()
+    try:
+        return _ingest_lane(lane, deadline, clock)
+    finally:
+        close_old_connections()

@@ -141,11 +141,9 @@ def _submit(
 
 
 def _earlier_submission(student_id: int, submission_id: str) -> Submission | None:
-    return (
-        Submission.objects.select_related("response", "question")
-        .filter(student_id=student_id, submission_id=submission_id)
-        .first()
-    )
+    # No select_related: almost every submission is new (no row), and a replay needs only the
+    # row's own columns; a join of response and question cost every answer its compiling.
+    return Submission.objects.filter(student_id=student_id, submission_id=submission_id).first()
 
 
 def _replayed(earlier: Submission, question: Question, answer: Any) -> Submitted:

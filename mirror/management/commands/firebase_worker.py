@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from prometheus_client import start_http_server
 
@@ -16,6 +17,13 @@ from mirror.worker import FirebaseWorker
 from peardeck import firebase
 
 log = logging.getLogger(__name__)
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
 
 
 class Command(BaseCommand):
@@ -28,6 +36,12 @@ class Command(BaseCommand):
             "--interval", type=float, default=0.25, help="seconds between flushes (Firebase writes per shard)"
         )
         parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument(
+            "--ingest-threads",
+            type=_positive,
+            default=4,
+            help="threads taking in inbox answers side by side, each student's on one (1 on SQLite)",
+        )
 
     def handle(self, *args, **options):
         if options["metrics_port"]:
@@ -35,8 +49,17 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        worker = FirebaseWorker(batch_size=options["batch_size"])
+        worker = FirebaseWorker(batch_size=options["batch_size"], ingest_threads=options["ingest_threads"])
+        pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+        if isinstance(pool, dict) and pool.get("max_size", 0) < worker.ingest_threads + 2:
+            # Threads beyond the pool wait for a connection (and fail after DATABASE_POOL_TIMEOUT).
+            log.warning(
+                "DATABASE_POOL_MAX (%s) is below --ingest-threads (%d) plus two",
+                pool.get("max_size"),
+                worker.ingest_threads,
+            )
         state = f"{firebase.shard_count()} shard(s)" if firebase.is_enabled() else "Firebase off"
+        state += f", {worker.ingest_threads} ingest thread(s)"
         self.stdout.write(f"firebase worker running ({state}), metrics on :{options['metrics_port']}")
         self.stdout.flush()
         worker.run(interval=options["interval"], stop=stop)
