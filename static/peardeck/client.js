@@ -481,9 +481,15 @@
     };
   }
 
+  /* Submission ids sort in the order this page made them: a millisecond clock, a counter, then
+   * 64 random bits. Firebase lists a student's waiting inbox entries by key, so a worker that
+   * starts on a full inbox still takes that student's answers in the order they were given. */
+  let submissionsMade = 0;
   function newSubmissionId() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
-    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+    const time = Date.now().toString(36).padStart(9, "0");
+    const count = (submissionsMade++ % 1296).toString(36).padStart(2, "0");
+    const random = Array.from(crypto.getRandomValues(new Uint32Array(2)), (n) => n.toString(16).padStart(8, "0")).join("");
+    return time + count + random;
   }
 
   window.Peardeck = { config, api, ApiError, connect, registerTransport, tryWebSocketInBackground, reportMetrics, metrics, newSubmissionId, backoff };
