@@ -24,3 +24,15 @@ class OutboxEntry(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.session_id} seq {self.seq}"
+
+
+class ClearedSession(models.Model):
+    """An ended session whose data the worker has deleted from Firebase (its state document,
+    acknowledgements and any inbox entries left), FIREBASE_RETENTION_HOURS after it ended.
+    A plain number, like OutboxEntry.session_id: deleting the session leaves this row harmless."""
+
+    session_id = models.BigIntegerField(primary_key=True)
+    cleared_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} cleared {self.cleared_at:%Y-%m-%d %H:%M}"

@@ -1,16 +1,22 @@
-"""Writes for the mirror: outbox entries, relaying them to Firebase, and ingesting the inbox."""
+"""Writes for the mirror: outbox entries, relaying them to Firebase, clearing ended sessions
+from it, and ingesting the inbox."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
+
 from mirror import selectors
-from mirror.models import OutboxEntry
+from mirror.models import ClearedSession, OutboxEntry
 from peardeck import firebase
 from peardeck.errors import DomainError
+from sessions.models import Session
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +75,60 @@ def relay_outbox(*, batch_size: int = 1000, skip_shards: frozenset[int] = frozen
         outcome.writes += 1
         outcome.sessions += len(sids)
         outcome.relayed_entries += len(entry_ids[shard])
+    return outcome
+
+
+# --- clearing ended sessions ------------------------------------------------------------------
+
+
+@dataclass
+class ClearOutcome:
+    sessions: int = 0
+    writes: int = 0
+    failures: dict[int, BaseException] = field(default_factory=dict)  # by shard
+
+
+def clear_ended_sessions(
+    *, now: datetime | None = None, batch_size: int = 500, skip_shards: frozenset[int] = frozenset()
+) -> ClearOutcome:
+    """Deletes from Firebase what sessions that ended over FIREBASE_RETENTION_HOURS ago left
+    there: the state document, the acknowledgements and any inbox entries never taken in (they
+    would be refused: the session is over). One multi-path write per shard, then the sessions are
+    noted as cleared. A session with changes still waiting in the outbox waits too, so that the
+    relay never writes a document back after it was cleared. Deleting twice is harmless, so a
+    crash between the write and the note only means the same deletion again.
+    """
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.FIREBASE_RETENTION_HOURS)
+    ended = list(
+        Session.objects.filter(state=Session.ENDED, ended_at__lt=cutoff)
+        .exclude(pk__in=ClearedSession.objects.values("session_id"))
+        .exclude(pk__in=OutboxEntry.objects.values("session_id"))
+        .order_by("ended_at", "pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    by_shard: dict[int, list[int]] = defaultdict(list)
+    for session_id in ended:
+        by_shard[firebase.shard_of(session_id)].append(session_id)
+    outcome = ClearOutcome()
+    for shard, session_ids in sorted(by_shard.items()):
+        if shard in skip_shards:
+            continue
+        deletions = {
+            f"{tree}/{session_id}": None
+            for session_id in session_ids
+            for tree in ("sessions", "acks", "inbox")
+        }
+        try:
+            firebase.update("/", deletions, shard=shard)
+        except Exception as exc:  # the sessions stay uncleared for a later round
+            log.warning("clearing %d ended sessions on shard %d failed: %s", len(session_ids), shard, exc)
+            outcome.failures[shard] = exc
+            continue
+        ClearedSession.objects.bulk_create(
+            [ClearedSession(session_id=session_id) for session_id in session_ids], ignore_conflicts=True
+        )
+        outcome.writes += 1
+        outcome.sessions += len(session_ids)
     return outcome
 
 

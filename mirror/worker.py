@@ -13,9 +13,12 @@ the database or writes to Firebase happens in `tick()`, one at a time, on the lo
    the order they arrived, so a later answer is never overwritten by an earlier one. The tick
    waits for every lane before acknowledging, so the next tick never overtakes this one;
 3. relay the outbox (one multi-path write per shard);
-4. refresh the backlog and lag gauges.
+4. once a minute, delete from Firebase what sessions ended FIREBASE_RETENTION_HOURS ago left
+   there (services.clear_ended_sessions; one more multi-path write per shard);
+5. refresh the backlog and lag gauges.
 
-So Firebase sees at most three writes per shard per tick, however many answers came in. A shard
+So Firebase sees at most three writes per shard per tick, however many answers came in, and a
+fourth once a minute. A shard
 that fails is retried after an exponential backoff with jitter, without holding up the others.
 A restarted listener first receives every entry still in the inbox: entries stored before but
 not yet acknowledged are replayed, and submit_response makes each replay the same response.
@@ -44,6 +47,7 @@ log = logging.getLogger(__name__)
 # thread, and its lanes start no new entry after INGEST_SECONDS (each takes at least one).
 INGEST_BATCH_PER_THREAD = 200
 INGEST_SECONDS = 1.0
+CLEAR_INTERVAL_SECONDS = 60.0
 
 
 class Backoff:
@@ -76,6 +80,7 @@ class TickOutcome:
     ingested: int = 0
     acknowledged: int = 0
     relayed_entries: int = 0
+    cleared_sessions: int = 0
     writes: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -90,9 +95,12 @@ class FirebaseWorker:
         ingest_seconds: float = INGEST_SECONDS,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
+        clear_interval: float = CLEAR_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.batch_size = batch_size
+        self.clear_interval = clear_interval
+        self._next_clear = 0.0
         # SQLite lets one writer in at a time (each answer is an IMMEDIATE transaction): more
         # threads would only queue on its lock, so they take turns on the loop's thread instead.
         self.ingest_threads = 1 if connection.vendor == "sqlite" else max(1, ingest_threads)
@@ -134,6 +142,7 @@ class FirebaseWorker:
             self._ingest(outcome)
             self._send_acks(outcome)
             self._relay(outcome)
+            self._clear(outcome)
         self.update_gauges()
         self.total_writes += outcome.writes
         return outcome
@@ -276,6 +285,19 @@ class FirebaseWorker:
         for shard in range(firebase.shard_count()):
             if shard not in relayed.failures and shard not in waiting:
                 self._write_backoff.pop(shard, None)
+
+    def _clear(self, outcome: TickOutcome) -> None:
+        if self.clock() < self._next_clear:
+            return
+        self._next_clear = self.clock() + self.clear_interval
+        waiting = frozenset(
+            shard for shard in range(firebase.shard_count()) if not self._ready(self._write_backoff, shard)
+        )
+        cleared = services.clear_ended_sessions(skip_shards=waiting)
+        outcome.cleared_sessions += cleared.sessions
+        outcome.writes += cleared.writes
+        for shard, exc in cleared.failures.items():
+            self._failed(self._write_backoff, shard, "clear", exc, outcome)
 
 
 # --- ingest lanes ----------------------------------------------------------------------------

@@ -221,6 +221,9 @@ FIREBASE_WEB_CONFIG = env_str("FIREBASE_WEB_CONFIG")
 # no WebSocket (but for the dark-launch share below). Off: WebSocket first, Firebase when the
 # WebSocket cannot connect, HTTP polling last.
 FIREBASE_FIRST = env_bool("FIREBASE_FIRST", False)
+# How long an ended session's data stays in Firebase (late acknowledgements, a page still open)
+# before the worker deletes it.
+FIREBASE_RETENTION_HOURS = env_float("FIREBASE_RETENTION_HOURS", 24.0)
 
 # How often one worker per pod counts open sessions for peardeck_open_sessions (one COUNT each time).
 OPEN_SESSIONS_REFRESH_SECONDS = env_float("PEARDECK_OPEN_SESSIONS_REFRESH_SECONDS", 15.0)

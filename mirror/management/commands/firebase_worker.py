@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from prometheus_client import start_http_server
 
 from mirror.worker import FirebaseWorker
-from peardeck import firebase
+from peardeck import firebase, threads
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,12 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         worker = FirebaseWorker(batch_size=options["batch_size"], ingest_threads=options["ingest_threads"])
         pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
-        if isinstance(pool, dict) and pool.get("max_size", 0) < worker.ingest_threads + 2:
+        # The loop's thread and the dashboard-update threads (peardeck/threads.py) use the pool too.
+        needed = worker.ingest_threads + 1 + threads.UPDATE_THREADS
+        if isinstance(pool, dict) and pool.get("max_size", 0) < needed:
             # Threads beyond the pool wait for a connection (and fail after DATABASE_POOL_TIMEOUT).
             log.warning(
-                "DATABASE_POOL_MAX (%s) is below --ingest-threads (%d) plus two",
+                "DATABASE_POOL_MAX (%s) is below --ingest-threads (%d) plus three",
                 pool.get("max_size"),
                 worker.ingest_threads,
             )
