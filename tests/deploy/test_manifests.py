@@ -1,6 +1,7 @@
 """The rendered overlays: valid Kubernetes, hardened pods, and the shape the app's contract needs."""
 
 import base64
+import json
 import re
 import subprocess
 
@@ -305,6 +306,15 @@ def test_long_lived_environments_use_https_and_managed_datastores(rendered, over
     host = find(objects, "Ingress", "peardeck-web")["spec"]["rules"][0]["host"]
     assert config["ALLOWED_HOSTS"] == host
     assert config["CSRF_TRUSTED_ORIGINS"] == f"https://{host}"
+
+
+@pytest.mark.parametrize("overlay", ["staging", "production"])
+def test_with_firebase_on_the_browsers_get_a_web_config_for_its_project(rendered, overlay):
+    config = find_by_prefix(rendered[overlay], "ConfigMap", "peardeck-config")["data"]
+    assert config["FIREBASE_DATABASE_URLS"]
+    web = json.loads(config["FIREBASE_WEB_CONFIG"])
+    assert web["apiKey"] and web["projectId"] and web["authDomain"] == f"{web['projectId']}.firebaseapp.com"
+    assert config["FIREBASE_FIRST"] in ("true", "false")
 
 
 def test_a_preview_brings_its_own_postgres_and_redis(rendered):
