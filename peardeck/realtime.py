@@ -103,8 +103,13 @@ def _ensure_flusher(loop: asyncio.AbstractEventLoop) -> None:
 
 async def _flush_forever() -> None:
     layer = get_channel_layer()
+    loop = asyncio.get_running_loop()
+    # Batches are taken every COALESCE_SECONDS, or as soon as the last one is out when building it
+    # took longer: a slow round under load is not followed by a full wait on top.
+    next_take = loop.time() + COALESCE_SECONDS
     while True:
-        await asyncio.sleep(COALESCE_SECONDS)
+        await asyncio.sleep(max(0.0, next_take - loop.time()))
+        next_take = loop.time() + COALESCE_SECONDS
         with _pending_lock:
             batch = dict(_pending)
             _pending.clear()
@@ -112,7 +117,6 @@ async def _flush_forever() -> None:
             return  # restarted by the next publish_coalesced
         # The sessions' events are built side by side on their own threads: a hundred classes
         # answering together wait neither for each other one by one nor behind queued answers.
-        loop = asyncio.get_running_loop()
         built = await asyncio.gather(
             *(
                 loop.run_in_executor(threads.updates_pool(), _build, build, session_id, items)
