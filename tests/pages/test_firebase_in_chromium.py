@@ -368,3 +368,31 @@ def test_a_student_removed_by_the_teacher_is_told_so_through_firebase(firebase_c
         student.page.get_by_role("heading", name="The teacher removed you from this session.")
     ).to_be_visible(timeout=10_000)
     assert student.errors == []
+
+
+def test_a_websocket_that_gets_through_later_takes_over_and_firebase_is_let_go(firebase_class, browser):
+    server, standin = firebase_class["server"], firebase_class["standin"]
+    session = live_class(server)["session"]
+    filtering = {"on": True}
+
+    def school_filter(socket):
+        if filtering["on"]:
+            socket.close()
+        else:
+            socket.connect_to_server()
+
+    student = Student(browser, server, session["join_code"], "Chien-Shiung")
+    student.context.route_web_socket(OUR_WEBSOCKETS, school_filter)
+    student.join()
+    expect(student.page.locator("#connection")).to_have_text("● live (Firebase)", timeout=20_000)
+    uid = student.saved()["firebase"]["uid"]
+    assert uid in [entry["uid"] for entry in standin.sockets()]
+
+    filtering["on"] = False  # the filter lets sockets through now; the client's next retry gets in
+    expect(student.page.locator("#connection")).to_have_text("● live", timeout=30_000)
+    wait_until(lambda: uid not in [entry["uid"] for entry in standin.sockets()], what="Firebase let go")
+    student.page.get_by_label("What do leaves need?").fill("carbon dioxide")
+    student.page.get_by_role("button", name="Send").click()
+    expect(student.page.locator("#student-status")).to_contain_text("Sent")
+    assert student.count("POST", "/api/student/responses") == 0  # over the socket
+    assert student.errors == []
