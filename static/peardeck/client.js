@@ -297,10 +297,10 @@
    * onStatus(text, transportName), onFatal(code), pollInterval (ms, default 2000); a registered
    * transport may read more options of its own (Firebase: `firebase`, `onCredentials`).
    *
-   * The first transport starts at once. Whenever a try of one of them fails or times out, the
-   * next one starts too; once a transport is up, every one after it stops. So a WebSocket that
-   * works makes the others unnecessary, and one that starts working again takes back over. HTTP
-   * polling runs whenever no push transport is up. */
+   * The first transport starts at once. Whenever a try of one of them fails or times out while
+   * none is up, the next one starts too; once a transport is up, every one after it stops. So a
+   * WebSocket that works makes the others unnecessary, and one that starts working again takes
+   * back over. HTTP polling runs whenever no push transport is up. */
   function connect(options) {
     const link = {
       role: options.role,
@@ -368,11 +368,11 @@
         return;
       }
       link.push = link.transports.find((candidate) => link.up.has(candidate)) || null;
-      if (!link.push) {
-        startPolling();
-        // The one that went down reconnects by itself; until it does, the next one may help.
-        startTransport(link.transports[link.transports.indexOf(transport) + 1]);
-      }
+      // Polling covers the gap while the one that went down reconnects by itself. The next
+      // transport starts only if that reconnection fails (link.attempt): a deploy closes every
+      // socket of a pod with 1001 and they are back within a second, without a rush of students
+      // signing in to Firebase meanwhile.
+      if (!link.push) startPolling();
     };
 
     link.receive = (message) => {
