@@ -396,3 +396,30 @@ def test_a_websocket_that_gets_through_later_takes_over_and_firebase_is_let_go(f
     expect(student.page.locator("#student-status")).to_contain_text("Sent")
     assert student.count("POST", "/api/student/responses") == 0  # over the socket
     assert student.errors == []
+
+
+def test_a_socket_closed_by_a_deploy_reconnects_without_sending_the_student_to_firebase(
+    firebase_class, browser
+):
+    server, standin = firebase_class["server"], firebase_class["standin"]
+    session = live_class(server)["session"]
+    sockets = []
+
+    def pass_through(socket):
+        sockets.append(socket)
+        socket.connect_to_server()
+
+    student = Student(browser, server, session["join_code"], "Emmy")
+    student.context.route_web_socket(OUR_WEBSOCKETS, pass_through)
+    student.join()
+    expect(student.page.locator("#connection")).to_have_text("● live")
+    sockets[-1].close(code=1001, reason="going away")  # what a web pod's shutdown sends
+    deadline = time.monotonic() + 10
+    while len(sockets) < 2:  # Playwright runs the route handler while the page is being waited on
+        assert time.monotonic() < deadline, "the page never reconnected"
+        student.page.wait_for_timeout(100)
+    expect(student.page.locator("#connection")).to_have_text("● live")
+    student.page.wait_for_timeout(1000)
+    assert student.saved()["firebase"]["uid"] not in standin.socket_uids()
+    assert student.reported("transport_connect", transport="firebase") == 0
+    assert student.errors == []
