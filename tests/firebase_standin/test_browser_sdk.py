@@ -16,7 +16,7 @@ from typing import Any
 import firebase_admin
 import pytest
 from firebase_admin import auth, credentials, db
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from tests.firebase_standin.credentials import public_key_pem, service_account_info
 from tests.firebase_standin.fixtures import (
@@ -29,16 +29,6 @@ from tests.firebase_standin.server import StandIn
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = Path(__file__).with_name("sdk_page.html")
 VENDOR_PREFIX = "/static/vendor/firebase/13.2.0/"
-CHROMIUM = "/usr/bin/chromium"
-# As tests/pages/conftest.py launches it.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 BIG = 40_000  # characters: more than two of the SDK's 16384-character frames
 
 
@@ -70,15 +60,6 @@ def page_origin() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/install-test-tools as root"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -6,19 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
+from tests.support.browser import browser  # noqa: F401 - a fixture, used by name
 from tests.support.server import ROOT, fresh_postgres_database, running_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "chalk-and-talk-2024"
 
@@ -33,15 +24,6 @@ def server(tmp_path_factory):
         env["SQLITE_PATH"] = str(tmp / "pages.sqlite3")
     with running_server(env, log_path=tmp / "gunicorn.log") as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/install-test-tools as root"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
