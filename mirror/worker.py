@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from django.db import close_old_connections, connection
 
 from mirror import selectors, services
-from peardeck import firebase, metrics
+from peardeck import firebase, metrics, threads
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,12 @@ class FirebaseWorker:
         backoff = backoffs.get(shard)
         return backoff is None or backoff.ready(self.clock())
 
+    def _writes_backing_off(self) -> frozenset[int]:
+        """The shards whose last write failed and whose backoff has not run out yet."""
+        return frozenset(
+            shard for shard in range(firebase.shard_count()) if not self._ready(self._write_backoff, shard)
+        )
+
     def _ensure_listeners(self, outcome: TickOutcome) -> None:
         for shard in range(firebase.shard_count()):
             registration = self._listeners.get(shard)
@@ -238,11 +244,14 @@ class FirebaseWorker:
         else:
             if self._ingest_pool is None:
                 self._ingest_pool = ThreadPoolExecutor(self.ingest_threads, thread_name_prefix="ingest")
-            results = list(
-                self._ingest_pool.map(
-                    _ingest_lane_on_own_connection, lanes, [deadline] * len(lanes), [self.clock] * len(lanes)
+            # Each lane on its own thread, with that thread's own database connection.
+            running = [
+                self._ingest_pool.submit(
+                    threads.with_fresh_connection, _ingest_lane, lane, deadline, self.clock
                 )
-            )
+                for lane in lanes
+            ]
+            results = [lane.result() for lane in running]
         failure = None
         for done, error in results:
             for shard, key, ack in done:
@@ -274,9 +283,7 @@ class FirebaseWorker:
             outcome.acknowledged += len(batch)
 
     def _relay(self, outcome: TickOutcome) -> None:
-        waiting = frozenset(
-            shard for shard in range(firebase.shard_count()) if not self._ready(self._write_backoff, shard)
-        )
+        waiting = self._writes_backing_off()
         relayed = services.relay_outbox(batch_size=self.batch_size, skip_shards=waiting)
         outcome.relayed_entries += relayed.relayed_entries
         outcome.writes += relayed.writes
@@ -290,10 +297,7 @@ class FirebaseWorker:
         if self.clock() < self._next_clear:
             return
         self._next_clear = self.clock() + self.clear_interval
-        waiting = frozenset(
-            shard for shard in range(firebase.shard_count()) if not self._ready(self._write_backoff, shard)
-        )
-        cleared = services.clear_ended_sessions(skip_shards=waiting)
+        cleared = services.clear_ended_sessions(skip_shards=self._writes_backing_off())
         outcome.cleared_sessions += cleared.sessions
         outcome.writes += cleared.writes
         for shard, exc in cleared.failures.items():
@@ -344,13 +348,3 @@ def _ingest_lane(lane: Lane, deadline: float, clock: Callable[[], float]) -> Lan
             return done, exc
         done.append((shard, key, ack))
     return done, None
-
-
-def _ingest_lane_on_own_connection(lane: Lane, deadline: float, clock: Callable[[], float]) -> LaneResult:
-    # Each ingest thread has its own connection (Django's are per thread): like a request, drop it
-    # if it broke or aged out before, and hand it back (to the pool on PostgreSQL) after.
-    close_old_connections()
-    try:
-        return _ingest_lane(lane, deadline, clock)
-    finally:
-        close_old_connections()

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Hashable
 
 from channels.layers import get_channel_layer
-from django.db import close_old_connections, transaction
+from django.db import transaction
 
 from peardeck import metrics, threads
 
@@ -119,7 +119,9 @@ async def _flush_forever() -> None:
         # answering together wait neither for each other one by one nor behind queued answers.
         built = await asyncio.gather(
             *(
-                loop.run_in_executor(threads.updates_pool(), _build, build, session_id, items)
+                loop.run_in_executor(
+                    threads.updates_pool(), threads.with_fresh_connection, build, session_id, items
+                )
                 for session_id, (build, items) in batch.items()
             ),
             return_exceptions=True,
@@ -130,14 +132,6 @@ async def _flush_forever() -> None:
                 continue
             if event is not None and layer is not None:
                 await _send(layer, session_id, event, None)
-
-
-def _build(build: Callable, session_id: int, items: set) -> dict | None:
-    close_old_connections()
-    try:
-        return build(session_id, items)
-    finally:
-        close_old_connections()
 
 
 async def _send(layer, session_id: int, event: dict, started: float | None) -> None:

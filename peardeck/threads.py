@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 
 UPDATE_THREADS = 2
 
@@ -57,3 +58,14 @@ def in_pool(func: Callable) -> Callable:
     handling around it as `database_sync_to_async` does. Calls from one socket still run one
     after another: a consumer awaits each message's handler before it takes the next."""
     return database_sync_to_async(func, thread_sensitive=False, executor=pool())
+
+
+def with_fresh_connection(func: Callable, *args):
+    """Runs `func(*args)` on a pool thread as a request would run: this thread's database
+    connection is dropped first if it broke or aged out, and handed back (to the pool on
+    PostgreSQL) after, so an idle thread never keeps one."""
+    close_old_connections()
+    try:
+        return func(*args)
+    finally:
+        close_old_connections()
