@@ -5,7 +5,6 @@ the WebSocket protocol, side by side with firebase-admin's REST traffic."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -25,6 +24,7 @@ from tests.firebase_standin.fixtures import (
     shared_service_account_info,
 )
 from tests.firebase_standin.server import StandIn
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = Path(__file__).with_name("sdk_page.html")
@@ -108,17 +108,6 @@ def wait_values(page: Page, path: str, predicate: str = "values.length > 0", tim
         timeout=timeout * 1000,
     )
     return page.evaluate("(path) => window.t.values[path]", path)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 10, message: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(message or "condition never held")
-        time.sleep(0.05)
 
 
 def test_signing_in_with_an_admin_minted_custom_token_gives_that_uid_and_its_claims(
@@ -273,7 +262,7 @@ def test_on_disconnect_is_applied_when_the_page_closes(firebase_standin, admin_a
 
     wait_until(
         lambda: firebase_standin.data(FIREBASE_TEST_NAMESPACE, "/presence/student-ada") == "offline",
-        message="the onDisconnect set never happened",
+        what="the onDisconnect set",
     )
     wait_until(lambda: firebase_standin.socket_count == 0)
 
@@ -321,7 +310,7 @@ def test_a_short_id_token_lifetime_makes_the_sdk_refresh_and_the_socket_re_authe
         auths = wait_until(
             lambda: [a for a in short.socket_auths if a["status"] == "ok"][1:] or None,
             timeout=10,
-            message="the socket never authenticated again",
+            what="the socket to authenticate again",
         )
         first = short.socket_auths[0]
         assert auths[0]["session"] == first["session"], "re-authenticated on the same socket"

@@ -15,6 +15,7 @@ from tests.firebase_standin import StandIn, websocket
 from tests.firebase_standin.auth import unsigned_jwt
 from tests.firebase_standin.fixtures import FIREBASE_TEST_NAMESPACE
 from tests.firebase_standin.realtime import MAX_FRAME_CHARS, node_hash
+from tests.support.waiting import wait_until
 
 NS = FIREBASE_TEST_NAMESPACE
 
@@ -51,13 +52,6 @@ class Client:
             return self.pushes.pop(0)
         self.endpoint.sock.settimeout(timeout)
         return self.next_message()
-
-
-def wait_for(condition, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -201,7 +195,7 @@ def test_on_disconnect_operations_run_in_order_when_the_socket_closes_and_cancel
 
     client.endpoint.close()
 
-    wait_for(lambda: standin.socket_count == 0)
+    wait_until(lambda: standin.socket_count == 0, timeout=5, what="every socket to close", interval=0.02)
     presence = standin.data(NS, "/presence")
     assert presence["ada"] == "offline" and presence["bob"] == "offline"
     assert "cyd" not in presence and isinstance(presence["last"]["seen"], int)
@@ -217,7 +211,7 @@ def test_going_down_closes_open_sockets(standin, mode):
         with pytest.raises((websocket.ConnectionClosed, OSError)):
             client.push(timeout=5)
             client.push(timeout=5)
-        wait_for(lambda: standin.socket_count == 0)
+        wait_until(lambda: standin.socket_count == 0, timeout=5, what="every socket to close", interval=0.02)
     finally:
         standin.come_up()
 

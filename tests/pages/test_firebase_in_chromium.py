@@ -27,6 +27,7 @@ from tests.firebase_standin.server import StandIn
 from tests.pages.conftest import PASSWORD, page_errors, seconds_until_roster_shows, watch_roster
 from tests.pages.test_classroom_in_chromium import log_in
 from tests.support.server import ROOT, free_port, fresh_postgres_database, ok, running_server
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -180,16 +181,6 @@ class Student:
             self.page.wait_for_timeout(200)
 
 
-def wait_until(condition, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def answers(api: httpx.Client, session_id: int) -> list[dict]:
     return ok(api.get(f"/sessions/{session_id}/responses"))
 
@@ -237,7 +228,7 @@ def test_a_student_whose_websocket_is_blocked_lives_and_answers_through_firebase
     assert student.reported("transport_connect", transport="websocket", outcome="failed") >= 1
     student.wait_for_report("firebase_response")
     # ...and the aggregator took every report (a refused one would be 4xx).
-    wait_until(lambda: len(student.metric_statuses) >= 2, what="the metric reports' answers")
+    wait_until(lambda: len(student.metric_statuses) >= 2, timeout=15, what="the metric reports' answers")
     assert set(student.metric_statuses) == {202}, student.metric_statuses
     assert student.errors == []
 
@@ -316,7 +307,7 @@ def test_in_firebase_mode_students_use_firebase_and_the_dark_launch_tries_a_webs
     student.page.get_by_role("button", name="Send").click()
     expect(student.page.locator("#student-status")).to_contain_text("Sent", timeout=10_000)
     assert student.count("POST", "/api/student/responses") == 0
-    stored = wait_until(lambda: answers(teacher["api"], session["id"]), what="the stored answer")
+    stored = wait_until(lambda: answers(teacher["api"], session["id"]), timeout=15, what="the stored answer")
     assert [a["source"] for a in stored] == ["firebase"]
     # The background socket got through, was reported, and carried nothing.
     student.wait_for_report("websocket_darklaunch", outcome="connected")
@@ -347,7 +338,9 @@ def test_with_the_worker_stopped_an_answer_goes_over_http_and_the_late_inbox_ent
     finally:
         worker.send_signal(signal.SIGCONT)
     # The worker wakes, takes the entry, finds that submission already stored and acknowledges it.
-    wait_until(lambda: standin.data(FIREBASE_TEST_NAMESPACE, inbox) is None, what="the inbox to drain")
+    wait_until(
+        lambda: standin.data(FIREBASE_TEST_NAMESPACE, inbox) is None, timeout=15, what="the inbox to drain"
+    )
     stored = answers(teacher["api"], session["id"])
     assert [(a["answer"], a["source"], a["version"]) for a in stored] == [
         ({"text": "chlorophyll"}, "http", 1)
@@ -390,7 +383,9 @@ def test_a_websocket_that_gets_through_later_takes_over_and_firebase_is_let_go(f
 
     filtering["on"] = False  # the filter lets sockets through now; the client's next retry gets in
     expect(student.page.locator("#connection")).to_have_text("● live", timeout=30_000)
-    wait_until(lambda: uid not in [entry["uid"] for entry in standin.sockets()], what="Firebase let go")
+    wait_until(
+        lambda: uid not in [entry["uid"] for entry in standin.sockets()], timeout=15, what="Firebase let go"
+    )
     student.page.get_by_label("What do leaves need?").fill("carbon dioxide")
     student.page.get_by_role("button", name="Send").click()
     expect(student.page.locator("#student-status")).to_contain_text("Sent")
