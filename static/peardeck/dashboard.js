@@ -21,15 +21,13 @@
       const first = session === null;
       session = state;
       if (state.tallies) state.tallies.forEach((t) => tallies.set(t.question_id, t));
+      // The socket's hello carries every answer; the HTTP state does not, so those are fetched.
       if (state.responses) {
-        // The socket's hello carries every answer; the HTTP state does not, so that one is fetched.
         responses.clear();
         state.responses.forEach((r) => responses.set(`${r.question_id}:${r.student_id}`, { ...r }));
-        render();
-      } else {
-        render();
-        await loadAnswers();
       }
+      render();
+      if (!state.responses) await loadAnswers();
       if (first) metrics.interactive();
     },
     onPoll: () => loadAnswers(),
