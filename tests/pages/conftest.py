@@ -26,12 +26,17 @@ def server(tmp_path_factory):
         yield base
 
 
-@pytest.fixture
-def teacher_account(server):
+def sign_up_teacher(server: str) -> dict:
+    """A new teacher account on `server`: its username, password and API token."""
     username = f"teacher-{uuid.uuid4().hex[:8]}"
     response = httpx.post(f"{server}/api/auth/signup", json={"username": username, "password": PASSWORD})
     assert response.status_code == 201, response.text
     return {"username": username, "password": PASSWORD, "token": response.json()["token"]}
+
+
+@pytest.fixture
+def teacher_account(server):
+    return sign_up_teacher(server)
 
 
 def page_errors(page) -> list[str]:

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import httpx
 import pytest
@@ -24,7 +23,13 @@ from playwright.sync_api import expect
 from tests.firebase_standin.credentials import public_key_pem, write_service_account
 from tests.firebase_standin.fixtures import FIREBASE_TEST_NAMESPACE
 from tests.firebase_standin.server import StandIn
-from tests.pages.conftest import PASSWORD, page_errors, seconds_until_roster_shows, watch_roster
+from tests.pages.conftest import (
+    PASSWORD,
+    page_errors,
+    seconds_until_roster_shows,
+    sign_up_teacher,
+    watch_roster,
+)
 from tests.pages.test_classroom_in_chromium import log_in
 from tests.support.server import ROOT, free_port, fresh_postgres_database, ok, running_server
 from tests.support.waiting import wait_until
@@ -101,11 +106,8 @@ def firebase_class(tmp_path_factory):
 
 def live_class(server: str) -> dict:
     """A teacher (through the API) with a live session: a text question, then a number question."""
-    username = f"teacher-{uuid.uuid4().hex[:8]}"
-    token = ok(
-        httpx.post(f"{server}/api/auth/signup", json={"username": username, "password": PASSWORD}), 201
-    )["token"]
-    api = httpx.Client(base_url=f"{server}/api", headers={"Authorization": f"Bearer {token}"})
+    account = sign_up_teacher(server)
+    api = httpx.Client(base_url=f"{server}/api", headers={"Authorization": f"Bearer {account['token']}"})
     deck = ok(api.post("/decks", json={"title": "Plants"}), 201)
     ok(
         api.post(f"/decks/{deck['id']}/questions", json={"kind": "text", "prompt": "What do leaves need?"}),
@@ -120,7 +122,7 @@ def live_class(server: str) -> dict:
     )
     session = ok(api.post("/sessions", json={"deck_id": deck["id"]}), 201)
     ok(api.post(f"/sessions/{session['id']}/start"))
-    return {"api": api, "session": session, "username": username}
+    return {"api": api, "session": session, "username": account["username"]}
 
 
 class Student:
