@@ -79,6 +79,8 @@ def create_declared_series() -> None:
         for outcome in WEBSOCKET_OUTCOMES:
             metrics.WEBSOCKET_CONNECTS.labels(role, outcome)
 
+    from accounts import signins
     from peardeck import browser_metrics
 
+    signins.create_declared_series()
     browser_metrics.create_declared_series()
