@@ -273,6 +273,10 @@ FORGED_TOKENS = {
     "an expired token": {"exp": 1_000_000_000, "iat": 999_990_000},
     "a token signed with a key the provider never published": {"_sign_with": "unpublished"},
     "a token for another audience": {"aud": "someone-elses-client-id"},
+    "a token for another audience naming us its authorized party": {
+        "aud": "someone-elses-client-id",
+        "azp": "peardeck-google-client",
+    },
     "a token from another issuer": {"iss": "https://impostor.example"},
     "a token MACed with our own client secret": {"_alg": "HS256"},
     "a token without a nonce": {"nonce": None},
