@@ -420,3 +420,16 @@ def test_a_microsoft_token_whose_issuer_is_another_tenant_than_its_tid_is_refuse
 
     assert refused.status_code == 400
     assert_nothing_made(client, 0)
+
+
+def test_a_microsoft_token_without_an_email_claim_uses_the_sign_in_name_of_the_schools_tenant(
+    client, microsoft_provider, db
+):
+    allow_school(name="Springfield Elementary", domains=["springfield.example"], tenant_ids=[TENANT])
+    microsoft_provider.add_user("edna@springfield.example", tid=TENANT)
+    microsoft_provider.tamper_next_token(email=None, preferred_username="Edna@Springfield.example")
+
+    landed = sign_in(client, microsoft_provider, "edna@springfield.example", provider="microsoft")
+
+    assert landed.status_code == 302
+    assert User.objects.get().email == "edna@springfield.example"
