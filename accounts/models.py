@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 _DOMAIN = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
-_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class ApiToken(models.Model):
@@ -60,7 +60,7 @@ class SchoolTenant(models.Model):
 
     def clean(self):
         self.tenant_id = (self.tenant_id or "").strip().lower()
-        if not _TENANT_ID.fullmatch(self.tenant_id):
+        if not TENANT_ID.fullmatch(self.tenant_id):
             raise ValidationError(
                 {"tenant_id": f"{self.tenant_id!r} is not a tenant id (a UUID such as the Directory ID)."}
             )

@@ -2,6 +2,8 @@
 school's Google or Microsoft account (accounts/oidc.py does the protocol), and the page where a
 signed-in teacher links or unlinks those accounts."""
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -18,6 +20,7 @@ from accounts.selectors import provider_identities_of, school_for_domain
 from peardeck.errors import DomainError
 from peardeck.ratelimit import check_rate, client_address
 
+logger = logging.getLogger(__name__)
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # Sign-ins started and not yet back from the provider, by state: which provider, what for, and
 # where to go after. A browser that starts many keeps only the newest few.
@@ -106,8 +109,9 @@ def provider_callback(request, provider_name: str):
     provider = _provider_or_404(provider_name)
     state = request.GET.get("state", "")
     flows = request.session.get(_FLOWS, {})
-    flow = flows.pop(state, None) if isinstance(state, str) else None
-    request.session[_FLOWS] = flows
+    flow = flows.pop(state, None)
+    if flow is not None:
+        request.session[_FLOWS] = flows
     linking = flow is not None and flow["purpose"] == "link"
     try:
         if flow is None or flow["provider"] != provider.name:
@@ -148,6 +152,8 @@ def _safe_next(request, url: str | None) -> str | None:
 
 def _refused(request, provider: oidc.Provider, refusal: SignInRefused):
     signins.count(provider.name, refusal.outcome)
+    # For whoever answers the school's call; the details hold no token, only why.
+    logger.info("%s sign-in refused: %s %s", provider.name, refusal.outcome, refusal.details)
     status = _REFUSAL_STATUS[refusal.outcome]
     if refusal.outcome == signins.PROVIDER_ERROR and refusal.details.get("unreachable"):
         status = 502

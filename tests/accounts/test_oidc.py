@@ -89,6 +89,7 @@ def test_a_teacher_of_an_allowed_school_signs_in_with_google_and_lands_on_their_
     # The code went back with the PKCE verifier (the stand-in refuses it otherwise).
     (exchange,) = google_provider.token_requests
     assert exchange["code_verifier"][0]
+    assert exchange["client_secret"] == [google_provider.client_secret]
     decks = client.get("/teach/")
     assert decks.status_code == 200
     assert sign_ins("google", "created") == created_before + 1
