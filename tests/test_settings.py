@@ -103,3 +103,10 @@ def test_password_sign_in_can_be_switched_off(tmp_path):
     result = run_manage(["shell", "-c", script], {"PASSWORD_SIGN_IN": "false"}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False {}"
+
+
+def test_switching_passwords_off_without_a_provider_is_warned_about(tmp_path):
+    result = run_manage(["check"], {"PASSWORD_SIGN_IN": "false"}, tmp_path)
+    assert "accounts.W001" in result.stderr + result.stdout
+    quiet = run_manage(["check"], {}, tmp_path)
+    assert "accounts.W001" not in quiet.stderr + quiet.stdout
