@@ -3,8 +3,8 @@ from ninja import Field, Router, Schema, Status
 
 from accounts import services
 from accounts.selectors import api_tokens_of
+from domain.errors import DomainError
 from peardeck.auth import teacher_auth
-from peardeck.errors import DomainError
 from peardeck.ratelimit import check_rate, client_address
 
 router = Router(tags=["teacher accounts"])

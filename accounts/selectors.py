@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import ApiToken
-from peardeck.tokens import TEACHER_PREFIX, token_hash
+from domain.tokens import TEACHER_PREFIX, token_hash
 
 # last_used_at is advisory; writing it on every request would turn every read into a write.
 _LAST_USED_RESOLUTION = timedelta(minutes=5)

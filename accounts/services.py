@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import ApiToken
-from peardeck.errors import DomainError
-from peardeck.tokens import TEACHER_PREFIX, new_token, token_hash
+from domain.errors import DomainError
+from domain.tokens import TEACHER_PREFIX, new_token, token_hash
 
 User = get_user_model()
 

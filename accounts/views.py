@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LoginView
 from django.http import HttpResponse
 
-from peardeck.errors import DomainError
+from domain.errors import DomainError
 from peardeck.ratelimit import check_rate, client_address
 
 

@@ -61,7 +61,7 @@ def main() -> None:
     from firebase_admin import db
 
     from accounts.services import create_teacher
-    from peardeck import firebase
+    from integrations import firebase
     from responses.models import Response, Submission
     from sessions import services
 
@@ -172,7 +172,7 @@ def _children(node, depth: int) -> list:
 def run_load(db, app, classes, rate: int, seconds: float, services) -> int:
     """Writes `rate` answers per second spread over every student, and steps each class's question
     every 5 s; returns how many answers were written."""
-    from peardeck import firebase
+    from integrations import firebase
 
     written = 0
     lock = threading.Lock()

@@ -71,8 +71,8 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.services import create_teacher
+    from integrations import firebase
     from mirror.services import InboxEntry, ingest_inbox_entry
-    from peardeck import firebase
     from sessions import services
 
     teacher = create_teacher(username="bench", password="bench-password-42")

@@ -6,8 +6,8 @@ from datetime import datetime
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from integrations import firebase
 from mirror.models import OutboxEntry
-from peardeck import firebase
 from sessions.models import Question, Session, Student
 from sessions.selectors import question_document
 

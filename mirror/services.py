@@ -12,10 +12,10 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from domain.errors import DomainError
+from integrations import firebase
 from mirror import selectors
 from mirror.models import ClearedSession, OutboxEntry
-from peardeck import firebase
-from peardeck.errors import DomainError
 from sessions.models import Session
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from peardeck.errors import DomainError, status_for
+from domain.errors import DomainError, status_for
 
 log = logging.getLogger(__name__)
 

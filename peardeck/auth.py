@@ -3,7 +3,7 @@
 from ninja.security import HttpBearer, django_auth
 
 from accounts.selectors import teacher_for_api_token
-from peardeck.errors import DomainError
+from domain.errors import DomainError
 from sessions.selectors import session_for_projector_key, student_for_token
 
 

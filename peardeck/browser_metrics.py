@@ -2,32 +2,30 @@
 
 Body: {"app": "student", "metrics": [{"name": "app_load", "labels": {"outcome": "success"},
 "value": 1}, {"name": "time_to_interactive", "value": 1.8}, ...]}. What may be reported is declared
-in peardeck/browser_metrics_config.py. A report is taken whole or not at all: one bad item refuses
+in observability/browser_metrics_config.py. A report is taken whole or not at all: one bad item refuses
 the report (422 naming the item's field) and nothing of it is counted, except the refusal itself,
 in peardeck_browser_metrics_rejected_total{reason} once per bad item (or once per report when the
 report itself is at fault). Label values only ever come from the declared lists, so no report,
 however random, can add a series.
 """
 
-import itertools
 import json
 import math
 
 from django.core.exceptions import RequestDataTooBig
 from ninja import Router, Status
 
-from peardeck import metrics
-from peardeck.browser_metrics_config import (
+from domain.errors import DomainError
+from observability import metrics
+from observability.browser_metrics_config import (
     ACCEPTED,
     APPS,
     COUNTER,
     COUNTER_MAX,
     MAX_BODY_BYTES,
     MAX_ITEMS,
-    REJECTION_REASONS,
     SECONDS_MAX,
 )
-from peardeck.errors import DomainError
 from peardeck.ratelimit import check_rate, client_address
 
 router = Router(tags=["browser metrics"])
@@ -44,21 +42,6 @@ class Refused(Exception):
 
 def _reject(reason: str) -> None:
     metrics.BROWSER_METRICS_REJECTED.labels(reason).inc()
-
-
-def create_declared_series() -> None:
-    """Every accepted (metric, label values) combination, at zero."""
-    for declared in ACCEPTED.values():
-        names = list(declared.labels)
-        for values in itertools.product(*(declared.labels[name] for name in names)):
-            labels = dict(zip(names, values, strict=True))
-            if declared.per_app:
-                for app in APPS:
-                    declared.metric.labels(app=app, **labels)
-            else:
-                declared.metric.labels(**labels)
-    for reason in REJECTION_REASONS:
-        metrics.BROWSER_METRICS_REJECTED.labels(reason)
 
 
 def _parse(body: bytes) -> dict:

@@ -11,7 +11,7 @@ after a long run the scrape would slow down without bound. When a worker exits t
 its files into one archive file per metric type and deletes them: the directory then holds the
 live workers' files plus a fixed handful of archives, whatever the uptime.
 
-The master side of this module imports prometheus_client only, never Django or peardeck.metrics:
+The master side of this module imports prometheus_client only, never Django or observability.metrics:
 anything the master created would be copied into every forked worker, and metric objects made in
 the master would write files under the master's pid.
 """
@@ -22,7 +22,7 @@ import os
 import threading
 from pathlib import Path
 
-log = logging.getLogger("peardeck.metrics")
+log = logging.getLogger("observability.metrics")
 
 ARCHIVE = "archive"
 
@@ -138,10 +138,13 @@ def worker_started(directory: str | None) -> None:
     at zero, and the open-sessions refresher."""
     from django.conf import settings
 
-    from peardeck import instrument, metrics
+    from observability import instrument, metrics
+    from sessions import kinds
 
     metrics.BUILD_INFO.labels(settings.PEARDECK_VERSION, settings.PEARDECK_COMMIT).set(1)
-    instrument.create_declared_series()
+    instrument.create_declared_series(
+        answer_kinds=[kind for kind in kinds.KINDS if kinds.is_answerable(kind)]
+    )
     if directory:
         threading.Thread(
             target=_refresh_open_sessions_forever,
@@ -160,7 +163,7 @@ def count_open_sessions() -> int:
 def refresh_open_sessions() -> None:
     from django.db import connection
 
-    from peardeck import metrics
+    from observability import metrics
 
     try:
         metrics.OPEN_SESSIONS.set(count_open_sessions())

@@ -9,8 +9,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from peardeck import instrument
-from peardeck.errors import DomainError
+from domain.errors import DomainError
+from observability import instrument
 
 
 def _now() -> float:

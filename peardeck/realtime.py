@@ -21,7 +21,8 @@ from collections.abc import Callable, Hashable
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from peardeck import metrics, threads
+from observability import metrics
+from peardeck import threads
 
 log = logging.getLogger(__name__)
 

@@ -212,7 +212,7 @@ LOGGING = {
     "loggers": {"django.server": {"level": "WARNING"}},
 }
 
-# Firebase (off unless FIREBASE_DATABASE_URLS is set); peardeck/firebase.py is the only reader.
+# Firebase (off unless FIREBASE_DATABASE_URLS is set); integrations/firebase.py is the only reader.
 FIREBASE_DATABASE_URLS = env_list("FIREBASE_DATABASE_URLS")
 FIREBASE_CREDENTIALS_FILE = env_str("FIREBASE_CREDENTIALS_FILE")
 FIREBASE_DATABASE_EMULATOR_HOST = env_str("FIREBASE_DATABASE_EMULATOR_HOST")

@@ -5,8 +5,8 @@ from typing import Any
 from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 
+from domain.errors import DomainError
 from peardeck.auth import active_student, student_auth, teacher_auth
-from peardeck.errors import DomainError
 from responses import selectors, services
 from responses.export import session_csv
 from responses.models import HTTP

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
-from peardeck import instrument, realtime
-from peardeck.errors import DomainError
+from domain.errors import DomainError
+from observability import instrument
+from peardeck import realtime
 from responses.models import SOURCE_CHOICES, Response, Submission
 from responses.selectors import tally_event
 from sessions import kinds

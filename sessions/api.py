@@ -6,7 +6,8 @@ from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.decorators import decorate_view
 
-from peardeck import firebase, instrument
+from integrations import firebase
+from observability import instrument
 from peardeck.auth import active_student, projector_auth, student_auth, teacher_auth
 from peardeck.polling import conditional
 from peardeck.ratelimit import check_rate, client_address

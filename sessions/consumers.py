@@ -19,8 +19,9 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
 
-from peardeck import metrics, realtime, threads
-from peardeck.errors import DomainError
+from domain.errors import DomainError
+from observability import metrics
+from peardeck import realtime, threads
 from responses.models import WS
 from responses.selectors import dashboard_state, projector_state, student_view
 from responses.services import submit_response

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from peardeck.errors import DomainError
+from domain.errors import DomainError
 
 MULTIPLE_CHOICE = "multiple_choice"
 TEXT = "text"

@@ -1,8 +1,8 @@
 """Reads of decks, sessions and students, and the state documents each role is shown."""
 
+from domain.errors import DomainError
+from domain.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, token_hash
 from peardeck.darklaunch import websocket_dark_launch
-from peardeck.errors import DomainError
-from peardeck.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, token_hash
 from sessions import kinds
 from sessions.models import Deck, Question, Session, Student
 

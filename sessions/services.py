@@ -4,10 +4,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from domain.errors import DomainError
+from domain.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, new_token, token_hash
 from mirror import services as mirror_services
 from peardeck import realtime
-from peardeck.errors import DomainError
-from peardeck.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, new_token, token_hash
 from sessions import kinds
 from sessions.joincodes import new_join_code, normalize_join_code
 from sessions.models import Deck, Question, Session, Student

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.services import create_teacher, issue_api_token
-from peardeck import firebase
+from integrations import firebase
 from sessions import services as session_services
 from tests.firebase_standin.fixtures import (  # noqa: F401 - fixtures used by name
     firebase_app,
@@ -130,7 +130,7 @@ def _fresh_cache():
 
 @pytest.fixture(autouse=True)
 def _no_firebase_app_between_tests():
-    # peardeck.firebase keeps its app; a test that switched Firebase on must not lend it to the next.
+    # integrations.firebase keeps its app; a test that switched Firebase on must not lend it to the next.
     yield
     firebase.reset()
 

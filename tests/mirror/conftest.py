@@ -4,8 +4,8 @@ from collections.abc import Callable
 import pytest
 from firebase_admin import db
 
+from integrations import firebase
 from mirror.worker import FirebaseWorker
-from peardeck import firebase
 from tests.firebase_standin.fixtures import FIREBASE_TEST_SHARDS
 
 

@@ -3,10 +3,10 @@
 import pytest
 from django.db import transaction
 
+from integrations import firebase
 from mirror import services
 from mirror.models import OutboxEntry
 from mirror.services import InboxEntry
-from peardeck import firebase
 from responses.models import Response, Submission
 from sessions import services as session_services
 from tests.conftest import GOOD_ANSWERS, new_submission_id

@@ -5,9 +5,10 @@ import time
 import pytest
 from django.db import transaction
 
+from integrations import firebase
 from mirror.models import OutboxEntry
 from mirror.worker import Backoff, FirebaseWorker
-from peardeck import firebase, metrics
+from observability import metrics
 from responses.models import Response, Submission
 from sessions import services as session_services
 from tests.conftest import join, new_submission_id

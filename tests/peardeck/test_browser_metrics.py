@@ -8,8 +8,8 @@ import string
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-from peardeck import browser_metrics
-from peardeck.browser_metrics_config import ACCEPTED, APPS, MAX_BODY_BYTES, MAX_ITEMS, REJECTION_REASONS
+from observability import browser_metrics_config
+from observability.browser_metrics_config import ACCEPTED, APPS, MAX_BODY_BYTES, MAX_ITEMS, REJECTION_REASONS
 from tests.conftest import Api, error_of
 
 URL = "/api/browser-metrics"
@@ -44,7 +44,7 @@ def rejected(reason: str) -> float:
 
 @pytest.fixture(autouse=True)
 def _declared(db):
-    browser_metrics.create_declared_series()
+    browser_metrics_config.create_declared_series()
 
 
 def test_a_valid_report_counts_loads_errors_and_darklaunch_and_observes_timings():

@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from peardeck.errors import DomainError
+from domain.errors import DomainError
 from responses.models import Response, Submission
 from responses.services import submit_response
 from sessions import services as session_services

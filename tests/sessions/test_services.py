@@ -1,6 +1,6 @@
 import pytest
 
-from peardeck.errors import DomainError
+from domain.errors import DomainError
 from sessions import services
 from sessions.joincodes import ALPHABET, normalize_join_code
 from sessions.models import Session

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from prometheus_client import start_http_server
 
+from integrations import firebase
 from mirror.worker import FirebaseWorker
-from peardeck import firebase, threads
+from peardeck import threads
 
 log = logging.getLogger(__name__)
 

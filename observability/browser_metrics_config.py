@@ -3,16 +3,17 @@
 A report names its app and carries items {"name", "labels", "value"}. Only the names below are
 accepted, each with exactly its declared labels and only the listed values for them; anything else
 is refused and counted (peardeck_browser_metrics_rejected_total{reason}). Adding a metric or a
-label value here (and its declaration in peardeck/metrics.py and deploy/monitoring/metrics.yml) is
+label value here (and its declaration in observability/metrics.py and deploy/monitoring/metrics.yml) is
 the whole change a new client measurement needs.
 
 A Python module rather than YAML: it names the metric objects themselves, so a typo fails at import
 rather than at the first report, and it needs no YAML parser at run time.
 """
 
+import itertools
 from dataclasses import dataclass
 
-from peardeck import metrics
+from observability import metrics
 
 APPS = ("teacher", "student", "projector")
 
@@ -29,7 +30,7 @@ SECONDS = "seconds"
 
 @dataclass(frozen=True)
 class BrowserMetric:
-    metric: object  # a prometheus_client Counter or Histogram from peardeck/metrics.py
+    metric: object  # a prometheus_client Counter or Histogram from observability/metrics.py
     type: str  # COUNTER (value: integer count 1..COUNTER_MAX) or SECONDS (0..SECONDS_MAX)
     # Label name → accepted values, as the client sends them (the `app` label comes from the report).
     labels: dict
@@ -77,3 +78,18 @@ REJECTION_REASONS = (
     "not_finite",  # NaN or infinity
     "out_of_range",  # a count outside 1..COUNTER_MAX, seconds outside 0..SECONDS_MAX
 )
+
+
+def create_declared_series() -> None:
+    """Every accepted (metric, label values) combination, and every rejection reason, at zero."""
+    for declared in ACCEPTED.values():
+        names = list(declared.labels)
+        for values in itertools.product(*(declared.labels[name] for name in names)):
+            labels = dict(zip(names, values, strict=True))
+            if declared.per_app:
+                for app in APPS:
+                    declared.metric.labels(app=app, **labels)
+            else:
+                declared.metric.labels(**labels)
+    for reason in REJECTION_REASONS:
+        metrics.BROWSER_METRICS_REJECTED.labels(reason)

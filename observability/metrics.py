@@ -1,5 +1,5 @@
 """Every custom metric peardeck exports, declared once. deploy/monitoring/metrics.yml is the
-contract the alert rules and dashboards are written against; tests/peardeck/test_metrics.py holds this
+contract the alert rules and dashboards are written against; tests/observability/test_metrics.py holds this
 module to it.
 
 Label values are always from small fixed sets (transport, kind, role, outcome, reason, app,

@@ -4,7 +4,8 @@ refusals by scope, all present at zero from a worker's start."""
 import pytest
 from prometheus_client import REGISTRY
 
-from peardeck import instrument
+from observability import instrument
+from peardeck import metrics_exporter
 from responses import services as response_services
 from sessions.models import Student
 from tests.conftest import GOOD_ANSWERS, Api, new_submission_id
@@ -72,7 +73,7 @@ def test_a_refused_answer_is_not_counted(students, questions):
 
 
 def test_every_declared_web_series_exists_at_zero_after_a_worker_starts(db):
-    instrument.create_declared_series()
+    metrics_exporter.worker_started(None)
     for outcome in instrument.JOIN_OUTCOMES:
         assert REGISTRY.get_sample_value("peardeck_join_attempts_total", {"outcome": outcome}) is not None
     for transport in instrument.TRANSPORTS:

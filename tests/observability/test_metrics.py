@@ -1,4 +1,4 @@
-"""peardeck/metrics.py exports exactly what deploy/monitoring/metrics.yml declares, the contract the
+"""observability/metrics.py exports exactly what deploy/monitoring/metrics.yml declares, the contract the
 alert rules and the dashboard are written against: same names, types and labels, no more, no less."""
 
 from pathlib import Path
@@ -6,14 +6,14 @@ from pathlib import Path
 import yaml
 from prometheus_client import Counter, Gauge, Histogram
 
-from peardeck import metrics
+from observability import metrics
 
 METRICS_YML = Path(__file__).resolve().parents[2] / "deploy" / "monitoring" / "metrics.yml"
 TYPES = {Counter: "counter", Gauge: "gauge", Histogram: "histogram"}
 
 
 def exported() -> dict:
-    """{scraped name: (type, labels)} for every metric object in peardeck/metrics.py."""
+    """{scraped name: (type, labels)} for every metric object in observability/metrics.py."""
     found = {}
     for value in vars(metrics).values():
         kind = next((name for cls, name in TYPES.items() if isinstance(value, cls)), None)

@@ -235,7 +235,7 @@ def student_credentials(student) -> dict | None:
     except Exception:
         # The student has joined; without Firebase they still have the WebSocket and HTTP.
         log.exception("could not mint Firebase credentials for a student")
-        from peardeck import metrics
+        from observability import metrics
 
         metrics.FIREBASE_ERRORS.labels(operation="token", reason="error").inc()
         return None

@@ -1,14 +1,20 @@
 """Where the web pods' custom metrics are counted, kept out of the services' own logic.
 
-The metric objects live in peardeck/metrics.py; this module holds the bounded label values they
+The metric objects live in observability/metrics.py; this module holds the bounded label values they
 are counted with and creates every such series at zero when a worker starts, so a rule comparing
 today with last week never meets "no data" for a label nobody has used yet.
+
+It sits below every app (services count through it), so it imports none: the label values that
+belong to an app, such as the answerable question kinds, are handed to create_declared_series.
 """
 
 import json
+from collections.abc import Iterable
 from functools import wraps
 
-from peardeck import metrics
+from django.conf import settings
+
+from observability import browser_metrics_config, metrics
 
 TRANSPORTS = ("ws", "http", "firebase")
 JOIN_OUTCOMES = ("joined", "bad_code", "name_taken", "invalid", "rate_limited")
@@ -60,16 +66,14 @@ def count_rate_limited(scope: str) -> None:
     metrics.RATE_LIMITED.labels(scope).inc()
 
 
-def create_declared_series() -> None:
-    from django.conf import settings
-
-    from sessions.kinds import KINDS, SLIDE
-
+def create_declared_series(*, answer_kinds: Iterable[str]) -> None:
+    """Every series the web pods count, at zero; `answer_kinds` are the question kinds that take
+    an answer (sessions.kinds)."""
+    answer_kinds = tuple(answer_kinds)
     for transport in TRANSPORTS:
         metrics.ANSWER_DURATION.labels(transport)
-        for kind in KINDS:
-            if kind != SLIDE:
-                metrics.ANSWERS.labels(transport, kind)
+        for kind in answer_kinds:
+            metrics.ANSWERS.labels(transport, kind)
     for outcome in JOIN_OUTCOMES:
         metrics.JOIN_ATTEMPTS.labels(outcome)
     for scope in settings.RATE_LIMITS:
@@ -78,7 +82,4 @@ def create_declared_series() -> None:
         metrics.WEBSOCKET_CONNECTIONS.labels(role)
         for outcome in WEBSOCKET_OUTCOMES:
             metrics.WEBSOCKET_CONNECTS.labels(role, outcome)
-
-    from peardeck import browser_metrics
-
-    browser_metrics.create_declared_series()
+    browser_metrics_config.create_declared_series()

@@ -1,4 +1,4 @@
-"""peardeck/firebase.py: off by default, lazy, sharded, and the credentials a student gets at join."""
+"""integrations/firebase.py: off by default, lazy, sharded, and the credentials a student gets at join."""
 
 import json
 from collections import Counter
@@ -7,8 +7,8 @@ from pathlib import Path
 import firebase_admin
 from google.auth import jwt
 
+from integrations import firebase
 from mirror.models import OutboxEntry
-from peardeck import firebase
 from sessions import services as session_services
 from tests.conftest import Api
 from tests.firebase_standin.credentials import public_key_pem
@@ -82,7 +82,7 @@ def test_the_app_is_made_on_first_use_and_writes_reach_the_shards_database(
 
 
 def test_a_student_still_joins_when_firebase_credentials_cannot_be_made(firebase_settings, live_session):
-    from peardeck import metrics
+    from observability import metrics
 
     failures = metrics.FIREBASE_ERRORS.labels(operation="token", reason="error")._value.get()
     firebase_settings.FIREBASE_WEB_CONFIG = "{not json"
