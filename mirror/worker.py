@@ -40,7 +40,7 @@ from django.db import close_old_connections, connection
 from integrations import firebase
 from mirror import selectors, services
 from observability import metrics
-from peardeck import threads
+from runtime import threads
 
 log = logging.getLogger(__name__)
 

@@ -58,7 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "peardeck.health.HealthCheckMiddleware",
+    "runtime.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,7 +71,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "peardeck.urls"
-# Threads per web worker serving HTTP requests and socket messages (peardeck/threads.py); with the 2
+# Threads per web worker serving HTTP requests and socket messages (runtime/threads.py); with the 2
 # dashboard-update threads, keep DATABASE_POOL_MAX at or above HTTP_THREADS + 2.
 HTTP_THREADS = env_int("HTTP_THREADS", 8)
 WSGI_APPLICATION = None

@@ -21,10 +21,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from domain.errors import DomainError
 from observability import metrics
-from peardeck import realtime, threads
 from responses.models import WS
 from responses.selectors import dashboard_state, projector_state, student_view
 from responses.services import submit_response
+from runtime import broadcast, threads
 from sessions import events
 from sessions.selectors import session_for_socket
 
@@ -83,8 +83,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             return
         self.session_id = session.pk
         self._travel_light()
-        await self.channel_layer.group_add(realtime.group_name(self.session_id), self.channel_name)
-        realtime.socket_opened(self)
+        await self.channel_layer.group_add(broadcast.group_name(self.session_id), self.channel_name)
+        broadcast.socket_opened(self)
         metrics.WEBSOCKET_CONNECTS.labels(role=self.role, outcome="accepted").inc()
         metrics.WEBSOCKET_CONNECTIONS.labels(role=self.role).inc()
         since = query.get("since", [""])[0]
@@ -113,9 +113,9 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.session_id is None:
             return
-        realtime.socket_closed(self)
+        broadcast.socket_closed(self)
         metrics.WEBSOCKET_CONNECTIONS.labels(role=self.role).dec()
-        await self.channel_layer.group_discard(realtime.group_name(self.session_id), self.channel_name)
+        await self.channel_layer.group_discard(broadcast.group_name(self.session_id), self.channel_name)
         self.session_id = None
 
     async def receive_json(self, content, **kwargs):

@@ -39,6 +39,11 @@ def session_of(teacher, session_id: int) -> Session:
     return session
 
 
+def count_open_sessions() -> int:
+    """Sessions waiting or live (the peardeck_open_sessions gauge)."""
+    return Session.objects.exclude(state=Session.ENDED).count()
+
+
 def student_for_token(plaintext: str) -> Student | None:
     if not plaintext.startswith(STUDENT_PREFIX):
         return None

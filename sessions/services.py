@@ -7,7 +7,7 @@ from django.utils import timezone
 from domain.errors import DomainError
 from domain.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, new_token, token_hash
 from mirror import services as mirror_services
-from peardeck import realtime
+from runtime import broadcast
 from sessions import kinds
 from sessions.joincodes import new_join_code, normalize_join_code
 from sessions.models import Deck, Question, Session, Student
@@ -164,7 +164,7 @@ def _bump(session: Session, event_type: str, **payload) -> None:
     Session.objects.filter(pk=session.pk).update(seq=F("seq") + 1)
     session.refresh_from_db(fields=["seq"])
     mirror_services.record_session_change(session)
-    realtime.publish_after_commit(session.pk, {"type": event_type, "seq": session.seq, **payload})
+    broadcast.publish_after_commit(session.pk, {"type": event_type, "seq": session.seq, **payload})
 
 
 def _question_payload(session: Session, question_id: int | None) -> dict:

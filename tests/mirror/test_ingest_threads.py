@@ -26,7 +26,7 @@ ANSWERS_EACH = 15
 
 @pytest.fixture(autouse=True)
 def _broadcasts_built_on_the_answering_thread(published):
-    # Not on realtime's own thread: SQLite's shared in-memory test database refuses a read that
+    # Not on the broadcast module's own thread: SQLite's shared in-memory test database refuses a read that
     # meets another connection's write at once ("table is locked"), where a file waits its turn.
     return published
 

@@ -5,8 +5,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from observability import instrument
-from peardeck import metrics_exporter
 from responses import services as response_services
+from runtime import metrics_exporter
+from sessions import kinds, selectors
 from sessions.models import Student
 from tests.conftest import GOOD_ANSWERS, Api, new_submission_id
 
@@ -73,7 +74,9 @@ def test_a_refused_answer_is_not_counted(students, questions):
 
 
 def test_every_declared_web_series_exists_at_zero_after_a_worker_starts(db):
-    metrics_exporter.worker_started(None)
+    metrics_exporter.worker_started(
+        None, answer_kinds=kinds.ANSWERABLE_KINDS, count_open_sessions=selectors.count_open_sessions
+    )
     for outcome in instrument.JOIN_OUTCOMES:
         assert REGISTRY.get_sample_value("peardeck_join_attempts_total", {"outcome": outcome}) is not None
     for transport in instrument.TRANSPORTS:

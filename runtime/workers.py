@@ -9,7 +9,9 @@ not compressed (see CONFIG_KWARGS).
 """
 
 import os
+import sys
 
+from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
@@ -24,9 +26,12 @@ class DrainingServer(Server):
     async def shutdown(self, sockets=None):
         for server in self.servers:
             server.close()
-        from peardeck import realtime
+        # Imported here, in the worker at shutdown: gunicorn's master imports this module to find
+        # the worker class, and broadcast brings in the metric objects, which must never be made in
+        # the master (runtime/metrics_exporter.py says why).
+        from runtime import broadcast
 
-        await realtime.close_all_sockets(GOING_AWAY, timeout=_seconds("WS_DRAIN_SECONDS", 10))
+        await broadcast.close_all_sockets(GOING_AWAY, timeout=_seconds("WS_DRAIN_SECONDS", 10))
         await super().shutdown(sockets)
 
 
@@ -43,9 +48,6 @@ class PeardeckWorker(UvicornWorker):
     }
 
     async def _serve(self) -> None:
-        import sys
-
-        from gunicorn.arbiter import Arbiter
 
         self.config.app = self.wsgi
         server = DrainingServer(config=self.config)

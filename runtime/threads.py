@@ -1,11 +1,11 @@
 """The threads of a process that run the blocking Django work its event loop hands off.
 
-- `pool()`: requests, HTTP_THREADS of them: plain HTTP (peardeck/http_bridge.py) and socket
+- `pool()`: requests, HTTP_THREADS of them: plain HTTP (runtime/http_bridge.py) and socket
   messages that touch the database (an answer or a sync over a WebSocket, a socket being
   identified). One pool, whichever way the work came in. Channels' own `database_sync_to_async`
   would run every socket's work on a single thread per process: one answer at a time per worker,
   which is what made answers over WebSockets slower than over HTTP (bench/burst).
-- `updates_pool()`: UPDATE_THREADS (2) for the coalesced dashboard updates (peardeck/realtime.py),
+- `updates_pool()`: UPDATE_THREADS (2) for the coalesced dashboard updates (runtime/broadcast.py),
   apart, so that a burst of queued answers never holds back the dashboards showing them.
 
 Together they bound the database connections a worker uses at once: keep HTTP_THREADS +

@@ -22,7 +22,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from observability import metrics
-from peardeck import threads
+from runtime import threads
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 
 class BindServerLoop:
-    """ASGI wrapper: the first connection of any kind tells realtime which loop serves sockets."""
+    """ASGI wrapper: the first connection of any kind tells this module which loop serves sockets."""
 
     def __init__(self, app):
         self.app = app
@@ -68,7 +68,7 @@ def _loop() -> asyncio.AbstractEventLoop:
     with _private_lock:
         if _private_loop is None:
             _private_loop = asyncio.new_event_loop()
-            threading.Thread(target=_private_loop.run_forever, name="realtime", daemon=True).start()
+            threading.Thread(target=_private_loop.run_forever, name="broadcast", daemon=True).start()
         return _private_loop
 
 

@@ -3,7 +3,7 @@
 Django's ASGI handler runs each hook of each synchronous middleware through its own
 sync_to_async hop; with the usual dozen hooks that cost ~4 ms a request here, against ~0.25 ms
 for the same stack under WSGI. This bridge buffers the request body (Django caps it anyway),
-runs the whole WSGI request on the process's thread pool (peardeck/threads.py), and sends the
+runs the whole WSGI request on the process's thread pool (runtime/threads.py), and sends the
 buffered response back.
 WebSockets still go through Channels (peardeck/asgi.py); only plain request/response HTTP,
 which is all our HTTP is, comes through here.
@@ -15,7 +15,7 @@ import sys
 
 from django.conf import settings
 
-from peardeck import threads
+from runtime import threads
 
 # Bodies past this are refused before they are buffered; Django's own cap is far lower.
 _HARD_BODY_LIMIT_FACTOR = 4

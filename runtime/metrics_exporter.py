@@ -16,13 +16,16 @@ anything the master created would be copied into every forked worker, and metric
 the master would write files under the master's pid.
 """
 
+import fcntl
 import glob
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-log = logging.getLogger("observability.metrics")
+log = logging.getLogger(__name__)
 
 ARCHIVE = "archive"
 
@@ -131,36 +134,33 @@ def start_metrics_server(bind: str, directory: str):
 
 
 # --- in each worker ---------------------------------------------------------------------------
+# These run in a worker after Django is set up; the imports stay inside the functions because the
+# master imports this module too (see the top of this file).
 
 
-def worker_started(directory: str | None) -> None:
+def worker_started(
+    directory: str | None, *, answer_kinds: Iterable[str], count_open_sessions: Callable[[], int]
+) -> None:
     """Called once in each worker after the app is loaded: the build info, every declared series
-    at zero, and the open-sessions refresher."""
+    at zero, and the open-sessions refresher. What the apps know (the kinds of question that take
+    an answer, how to count open sessions) comes from the caller, gunicorn.conf.py, so that this
+    server runtime imports no app."""
     from django.conf import settings
 
     from observability import instrument, metrics
-    from sessions import kinds
 
     metrics.BUILD_INFO.labels(settings.PEARDECK_VERSION, settings.PEARDECK_COMMIT).set(1)
-    instrument.create_declared_series(
-        answer_kinds=[kind for kind in kinds.KINDS if kinds.is_answerable(kind)]
-    )
+    instrument.create_declared_series(answer_kinds=answer_kinds)
     if directory:
         threading.Thread(
             target=_refresh_open_sessions_forever,
-            args=(os.path.join(directory, "open_sessions.lock"),),
+            args=(os.path.join(directory, "open_sessions.lock"), count_open_sessions),
             name="open-sessions",
             daemon=True,
         ).start()
 
 
-def count_open_sessions() -> int:
-    from sessions.models import Session
-
-    return Session.objects.exclude(state=Session.ENDED).count()
-
-
-def refresh_open_sessions() -> None:
+def refresh_open_sessions(count_open_sessions: Callable[[], int]) -> None:
     from django.db import connection
 
     from observability import metrics
@@ -174,16 +174,13 @@ def refresh_open_sessions() -> None:
         connection.close()
 
 
-def _refresh_open_sessions_forever(lock_path: str) -> None:
+def _refresh_open_sessions_forever(lock_path: str, count_open_sessions: Callable[[], int]) -> None:
     """One worker per pod counts open sessions: whichever holds an exclusive lock on lock_path.
 
     The lock dies with its holder, so when that worker exits another one takes over within one
     period; the gauge is `livemax`, so the dead holder's value disappears with it. The cost is one
     COUNT per pod every settings.OPEN_SESSIONS_REFRESH_SECONDS, however many workers and scrapes.
     """
-    import fcntl
-    import time
-
     from django.conf import settings
 
     lock_file = open(lock_path, "a")  # noqa: SIM115 - held for the life of the worker
@@ -196,5 +193,5 @@ def _refresh_open_sessions_forever(lock_path: str) -> None:
             except OSError:
                 pass
         if holding:
-            refresh_open_sessions()
+            refresh_open_sessions(count_open_sessions)
         time.sleep(settings.OPEN_SESSIONS_REFRESH_SECONDS)

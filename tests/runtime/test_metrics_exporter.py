@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from peardeck.metrics_exporter import compact_dead_worker, parse_bind
+from runtime.metrics_exporter import compact_dead_worker, parse_bind
 
 WORKER = textwrap.dedent(
     """
