@@ -2,7 +2,7 @@ from django.contrib.auth.views import LoginView
 from django.http import HttpResponse
 
 from domain.errors import DomainError
-from peardeck.ratelimit import check_rate, client_address
+from web.ratelimit import check_rate, client_address
 
 
 class RateLimitedLoginView(LoginView):

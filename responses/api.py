@@ -5,11 +5,12 @@ from typing import Any
 from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 
+from accounts.auth import teacher_auth
 from domain.errors import DomainError
-from peardeck.auth import active_student, student_auth, teacher_auth
 from responses import selectors, services
 from responses.export import session_csv
 from responses.models import HTTP
+from sessions.auth import active_student, student_auth
 from sessions.models import Session
 from sessions.selectors import session_of
 

@@ -6,14 +6,15 @@ from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.decorators import decorate_view
 
+from accounts.auth import teacher_auth
 from integrations import firebase
 from observability import instrument
-from peardeck.auth import active_student, projector_auth, student_auth, teacher_auth
-from peardeck.polling import conditional
-from peardeck.ratelimit import check_rate, client_address
 from responses.selectors import projector_state, student_view, student_view_version
 from sessions import kinds, selectors, services
+from sessions.auth import active_student, projector_auth, student_auth
 from sessions.models import Deck, Session
+from web.polling import conditional
+from web.ratelimit import check_rate, client_address
 
 router = Router(auth=teacher_auth, tags=["decks and sessions (teacher)"])
 student_router = Router(tags=["student"])

@@ -1,9 +1,11 @@
 """Reads of decks, sessions and students, and the state documents each role is shown."""
 
+from accounts.services import use_api_token
 from domain.errors import DomainError
 from domain.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, token_hash
 from peardeck.darklaunch import websocket_dark_launch
 from sessions import kinds
+from sessions.joincodes import normalize_join_code
 from sessions.models import Deck, Question, Session, Student
 
 
@@ -144,14 +146,11 @@ def session_for_socket(
     Teachers come with their browser login or an API token, students with their token, the
     projector with the read-only key the teacher's dashboard gets.
     """
-    from accounts.selectors import teacher_for_api_token
-    from sessions.joincodes import normalize_join_code
-
     code = normalize_join_code(join_code)
     if code is None:
         raise DomainError("session_not_found", "No session has that join code.", field="join_code")
     if role == "teacher":
-        teacher = user if user is not None and user.is_authenticated else teacher_for_api_token(token)
+        teacher = user if user is not None and user.is_authenticated else use_api_token(token)
         if teacher is None:
             raise DomainError("not_authenticated", "Log in or send an API token.")
         # Codes are reused after a session ends; the teacher means their newest session with it.

@@ -105,10 +105,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 def _still_rate_window(monkeypatch):
     # Rate limits count in fixed windows; a test must not straddle a window boundary and see its
     # count reset halfway.
-    import peardeck.ratelimit
+    import web.ratelimit
 
     frozen = time.time()
-    monkeypatch.setattr(peardeck.ratelimit, "_now", lambda: frozen)
+    monkeypatch.setattr(web.ratelimit, "_now", lambda: frozen)
 
 
 @pytest.fixture(autouse=True)

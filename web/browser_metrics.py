@@ -26,7 +26,8 @@ from observability.browser_metrics_config import (
     MAX_ITEMS,
     SECONDS_MAX,
 )
-from peardeck.ratelimit import check_rate, client_address
+from web.errors import ErrorResponse
+from web.ratelimit import check_rate, client_address
 
 router = Router(tags=["browser metrics"])
 
@@ -109,13 +110,11 @@ def _item(app: str, index: int, item):
     summary="Report browser-side measurements (app loads, time to interactive, errors, Firebase latency)",
 )
 def report_browser_metrics(request):
-    from peardeck.api import error_response
-
     declared_length = request.META.get("CONTENT_LENGTH") or "0"
     if (declared_length.isdigit() and int(declared_length) > MAX_BODY_BYTES) or _body_too_big(request):
         _reject("too_large")
-        return error_response(
-            request, 413, "payload_too_large", f"At most {MAX_BODY_BYTES} bytes per report.", field="body"
+        raise ErrorResponse(
+            413, "payload_too_large", f"At most {MAX_BODY_BYTES} bytes per report.", field="body"
         )
     try:
         check_rate("browser_metrics", client_address(request))
@@ -128,7 +127,7 @@ def report_browser_metrics(request):
     except Refused as refused:
         _reject(refused.reason)
         code = "malformed_json" if refused.status == 400 else "invalid"
-        return error_response(request, refused.status, code, refused.message, field=refused.field)
+        raise ErrorResponse(refused.status, code, refused.message, field=refused.field) from None
 
     accepted, refusals = [], []
     for index, item in enumerate(report["metrics"]):
@@ -140,8 +139,7 @@ def report_browser_metrics(request):
         for refused in refusals:
             _reject(refused.reason)
         first = refusals[0]
-        return error_response(
-            request,
+        raise ErrorResponse(
             422,
             "invalid",
             f"{first.field}: {first.message}",
