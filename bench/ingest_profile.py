@@ -72,6 +72,7 @@ def main() -> None:
 
     from accounts.services import create_teacher
     from integrations import firebase
+    from live import services as live_services
     from mirror.services import InboxEntry, ingest_inbox_entry
     from sessions import services
 
@@ -80,11 +81,11 @@ def main() -> None:
     question = services.add_question(deck=deck, kind="number", prompt="Q", config={})
     everyone = []
     for _ in range(options.sessions):
-        session, _key = services.create_session(teacher=teacher, deck=deck)
-        session = services.start_session(session=session)
-        services.go_to_question(session=session, question_id=question.pk)
+        session, _key = live_services.create_session(teacher=teacher, deck=deck)
+        session = live_services.start_session(session=session)
+        live_services.go_to_question(session=session, question_id=question.pk)
         for index in range(30):
-            student = services.join_session(join_code=session.join_code, display_name=f"S{index}")[0]
+            student = live_services.join_session(join_code=session.join_code, display_name=f"S{index}")[0]
             everyone.append((session.pk, student.pk))
     print(f"{len(everyone)} students in {options.sessions} classes, {options.threads} thread(s)")
     connection.close()

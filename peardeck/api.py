@@ -13,9 +13,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.api import router as accounts_router
 from domain.errors import DomainError
+from live.api import router as live_router
+from live.api import student_router
 from responses.api import router as responses_router
 from sessions.api import router as sessions_router
-from sessions.api import student_router
 from web.browser_metrics import router as browser_metrics_router
 from web.errors import ErrorResponse, error_body, status_for
 
@@ -117,6 +118,7 @@ def unknown_endpoint(request):
 
 api.add_router("/", accounts_router)
 api.add_router("/", sessions_router)
+api.add_router("/", live_router)
 api.add_router("/", student_router)
 api.add_router("/", responses_router)
 api.add_router("/", browser_metrics_router)

@@ -15,9 +15,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
+from live.routing import websocket_urlpatterns  # noqa: E402
 from runtime.broadcast import BindServerLoop  # noqa: E402
 from runtime.http_bridge import WsgiOverAsgi  # noqa: E402
-from sessions.routing import websocket_urlpatterns  # noqa: E402
 
 application = BindServerLoop(
     ProtocolTypeRouter(

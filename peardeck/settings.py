@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "sessions.apps.ClassroomSessionsConfig",
     "responses",
     "mirror",
+    "live",
 ]
 
 MIDDLEWARE = [

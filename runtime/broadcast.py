@@ -1,7 +1,7 @@
 """Broadcasting session events to connected clients, after the change that caused them commits.
 
 Events are small dicts with a `type` and the session's `seq`; each connection decides by its
-role what it may pass on (sessions/events.py). Publishing never blocks the caller: the send is
+role what it may pass on (live/documents.py). Publishing never blocks the caller: the send is
 handed to the event loop that owns the channel layer's connections (the ASGI server's loop in a
 web worker, a private background loop elsewhere). A send that fails (Redis away) is logged and
 dropped: clients notice the gap in `seq` and refetch, and the change itself is already stored.

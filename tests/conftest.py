@@ -10,6 +10,7 @@ from django.test import Client
 
 from accounts.services import create_teacher, issue_api_token
 from integrations import firebase
+from live import services as live_services
 from sessions import services as session_services
 from tests.firebase_standin.fixtures import (  # noqa: F401 - fixtures used by name
     firebase_app,
@@ -178,8 +179,8 @@ def questions(deck):
 
 @pytest.fixture
 def live_session(teacher, deck):
-    session, _key = session_services.create_session(teacher=teacher, deck=deck)
-    return session_services.start_session(session=session)
+    session, _key = live_services.create_session(teacher=teacher, deck=deck)
+    return live_services.start_session(session=session)
 
 
 def join(session, name: str) -> Api:

@@ -8,8 +8,8 @@ import firebase_admin
 from google.auth import jwt
 
 from integrations import firebase
+from live import services as live_services
 from mirror.models import OutboxEntry
-from sessions import services as session_services
 from tests.conftest import Api
 from tests.firebase_standin.credentials import public_key_pem
 from tests.firebase_standin.fixtures import FIREBASE_TEST_SHARDS
@@ -29,8 +29,8 @@ def test_firebase_is_off_by_default_and_a_student_joining_gets_no_firebase_crede
 
 
 def test_with_firebase_off_session_changes_leave_no_outbox_entries(live_session):
-    session_services.step_question(session=live_session, step=1)
-    session_services.lock_question(session=live_session)
+    live_services.step_question(session=live_session, step=1)
+    live_services.flag_question(session=live_session, action="lock")
     assert OutboxEntry.objects.count() == 0
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from peardeck.darklaunch import websocket_dark_launch
+from live.darklaunch import websocket_dark_launch
 
 
 @pytest.mark.parametrize("share", [0.0, -1.0])

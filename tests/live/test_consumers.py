@@ -6,9 +6,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from live import services as live_services
 from peardeck.asgi import application
 from responses.models import Response
-from sessions import services
 from tests.conftest import ALL_KIND_QUESTIONS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,11 +20,11 @@ ORIGIN = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
 def classroom(teacher, deck):
     from accounts.services import issue_api_token
 
-    session, projector_key = services.create_session(teacher=teacher, deck=deck)
-    session = services.start_session(session=session)
+    session, projector_key = live_services.create_session(teacher=teacher, deck=deck)
+    session = live_services.start_session(session=session)
     students = {}
     for name in ("Arnold", "Wanda"):
-        student, token = services.join_session(join_code=session.join_code, display_name=name)
+        student, token = live_services.join_session(join_code=session.join_code, display_name=name)
         students[name] = (student, token)
     _token, teacher_token = issue_api_token(user=teacher, name="ws")
     questions = {q.kind: q for q in deck.questions.all()}
@@ -105,13 +105,13 @@ async def test_refused_connections_are_closed_with_a_reason(classroom, teacher, 
     if who == "bad token":
         token = "pds_" + "x" * 32
     elif who == "other session":
-        other, _ = await database_sync_to_async(services.create_session)(teacher=teacher, deck=deck)
-        _outsider, token = await database_sync_to_async(services.join_session)(
+        other, _ = await database_sync_to_async(live_services.create_session)(teacher=teacher, deck=deck)
+        _outsider, token = await database_sync_to_async(live_services.join_session)(
             join_code=other.join_code, display_name="Out"
         )
     elif who == "removed":
         student = classroom["students"]["Arnold"][0]
-        await database_sync_to_async(services.remove_student)(session=session, student_id=student.pk)
+        await database_sync_to_async(live_services.remove_student)(session=session, student_id=student.pk)
     elif who == "no token":
         token = ""
     elif who == "bad role":
@@ -148,7 +148,7 @@ async def test_the_projector_needs_the_current_key(classroom):
     assert hello["type"] == "hello"
     assert hello["state"]["join_code"] == session.join_code
     await communicator.disconnect()
-    new_key = await database_sync_to_async(services.rotate_projector_key)(session=session)
+    new_key = await database_sync_to_async(live_services.rotate_projector_key)(session=session)
     _stale, first = await connect(url(session, "projector", classroom["projector_key"]))
     assert first["type"] == "refused"
     fresh, hello = await connect(url(session, "projector", new_key))
@@ -162,7 +162,7 @@ async def test_the_next_question_reaches_every_role_with_its_seq(classroom):
     student, _ = await connect(url(session, "student", token))
     teacher, teacher_hello = await connect(url(session, "teacher", classroom["teacher_token"]))
     projector, _ = await connect(url(session, "projector", classroom["projector_key"]))
-    await database_sync_to_async(services.step_question)(session=session, step=1)
+    await database_sync_to_async(live_services.step_question)(session=session, step=1)
     for communicator in (student, teacher, projector):
         event = await receive_until(communicator, "question_changed")
         assert event["seq"] == teacher_hello["seq"] + 1
@@ -234,7 +234,7 @@ async def test_the_projector_never_receives_a_name_or_an_unrevealed_result(class
     received = [hello]
     _s, token = classroom["students"]["Arnold"]
     student, _ = await connect(url(session, "student", token))
-    await database_sync_to_async(services.join_session)(
+    await database_sync_to_async(live_services.join_session)(
         join_code=session.join_code, display_name="Keesha Franklin"
     )
     await student.send_json_to(
@@ -242,7 +242,7 @@ async def test_the_projector_never_receives_a_name_or_an_unrevealed_result(class
     )
     received += await drain(projector, 0.8)
     assert not any(message["type"] == "tallies" for message in received), "results leaked before reveal"
-    await database_sync_to_async(services.reveal_results)(session=session)
+    await database_sync_to_async(live_services.flag_question)(session=session, action="reveal")
     received += await drain(projector, 0.8)
     revealed = next(message for message in received if message["type"] == "results_revealed")
     assert revealed["tally"]["counts"] == [0, 1, 0]
@@ -266,10 +266,10 @@ async def test_a_student_never_receives_another_students_answer_or_name(classroo
         {"type": "submit", "question_id": question.pk, "submission_id": "w1", "answer": {"choices": [2]}}
     )
     await receive_until(wanda, "submitted")
-    await database_sync_to_async(services.join_session)(
+    await database_sync_to_async(live_services.join_session)(
         join_code=session.join_code, display_name="Dorothy Ann"
     )
-    await database_sync_to_async(services.reveal_results)(session=session)
+    await database_sync_to_async(live_services.flag_question)(session=session, action="reveal")
     received = [hello, *await drain(arnold, 0.8)]
     text = json.dumps(received)
     assert "Wanda" not in text and "Dorothy" not in text
@@ -286,7 +286,7 @@ async def test_a_removed_student_is_told_and_disconnected(classroom):
     session = classroom["session"]
     student, token = classroom["students"]["Arnold"]
     communicator, _ = await connect(url(session, "student", token))
-    await database_sync_to_async(services.remove_student)(session=session, student_id=student.pk)
+    await database_sync_to_async(live_services.remove_student)(session=session, student_id=student.pk)
     assert (await receive_until(communicator, "removed"))["type"] == "removed"
     assert (await communicator.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4403}
 
@@ -298,9 +298,9 @@ async def test_a_client_that_missed_events_ends_with_the_same_state_as_a_fresh_f
     last_seq = hello["seq"]
     await communicator.disconnect()
     # While it is away: the class moves on twice and the question is locked.
-    await database_sync_to_async(services.step_question)(session=session, step=1)
-    await database_sync_to_async(services.step_question)(session=session, step=1)
-    await database_sync_to_async(services.lock_question)(session=session)
+    await database_sync_to_async(live_services.step_question)(session=session, step=1)
+    await database_sync_to_async(live_services.step_question)(session=session, step=1)
+    await database_sync_to_async(live_services.flag_question)(session=session, action="lock")
     again, hello = await connect(url(session, "student", token, since=last_seq))
     assert hello["seq"] == last_seq + 3
     fresh = await database_sync_to_async(

@@ -1,6 +1,6 @@
 """The last fallback: a student polls. A poll with nothing new is a bodiless 304."""
 
-from sessions import services
+from live import services as live_services
 from tests.conftest import Api, join, new_submission_id
 
 
@@ -61,7 +61,7 @@ def test_the_projector_polls_with_its_key_and_never_sees_names(teacher_api, live
     hidden = projector.get("/api/projector/state").json()
     assert hidden["tally"] is None
     assert hidden["students"] == 1
-    services.reveal_results(session=live_session)
+    live_services.flag_question(session=live_session, action="reveal")
     shown = projector.get("/api/projector/state").json()
     assert shown["tally"]["counts"] == [0, 1, 0]
     assert "Arnold" not in str(shown)

@@ -1,7 +1,7 @@
 """The WebSocket adapter: /ws/sessions/<join code>/<role>/.
 
 Authenticates in `connect`, says hello with the state the role starts from, relays session
-events in the form the role may see (sessions/events.py), and maps a student's `submit` to the
+events in the form the role may see (live/documents.py), and maps a student's `submit` to the
 same service as HTTP. Close codes in the 4000s tell a client not to retry blindly:
 4401 unauthenticated, 4403 removed, 4404 no such session, 4400 bad request. A shutting-down
 server closes with 1001 ("going away"): reconnect, elsewhere.
@@ -20,13 +20,13 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
 
 from domain.errors import DomainError
+from live import documents
+from live.services import identify_socket
 from observability import metrics
 from responses.models import WS
-from responses.selectors import dashboard_state, projector_state, student_view
 from responses.services import submit_response
 from runtime import broadcast, threads
-from sessions import events
-from sessions.selectors import session_for_socket
+from sessions.models import Session
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,16 @@ CLOSE_BY_CODE = {
 
 def _state_for(session, student, role: str) -> dict:
     """`session` was read just now; a student held by an open socket is re-read."""
-    if role == events.TEACHER:
-        return dashboard_state(session)
-    if role == events.STUDENT:
+    if role == documents.TEACHER:
+        return documents.dashboard_state(session)
+    if role == documents.STUDENT:
         student.refresh_from_db()
-        return student_view(student)
-    return projector_state(session)
+        return documents.student_view(student)
+    return documents.projector_state(session)
 
 
 def _identify(scope, join_code: str, role: str, token: str):
-    session, student = session_for_socket(join_code=join_code, role=role, user=scope.get("user"), token=token)
+    session, student = identify_socket(join_code=join_code, role=role, user=scope.get("user"), token=token)
     return session, student, _state_for(session, student, role)
 
 
@@ -61,7 +61,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         kwargs = self.scope["url_route"]["kwargs"]
-        self.role = kwargs["role"] if kwargs["role"] in events.ROLES else "unknown"
+        self.role = kwargs["role"] if kwargs["role"] in documents.ROLES else "unknown"
         query = parse_qs(self.scope.get("query_string", b"").decode())
         offered = self.scope.get("subprotocols", [])
         token = next((p.removeprefix("token.") for p in offered if p.startswith("token.")), "")
@@ -108,7 +108,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             )
 
     def _role_label(self) -> str:
-        return self.role if self.role in events.ROLES else "unknown"
+        return self.role if self.role in documents.ROLES else "unknown"
 
     async def disconnect(self, code):
         if self.session_id is None:
@@ -126,7 +126,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
         elif kind == "sync":
             await self._send_state_if_behind(content.get("seq"))
-        elif kind == "submit" and self.role == events.STUDENT:
+        elif kind == "submit" and self.role == documents.STUDENT:
             await self._submit(content)
         else:
             await self.send_json(
@@ -187,7 +187,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
 
     async def session_event(self, message):
         student_id = self.student.pk if self.student is not None else None
-        event = events.for_role(message["event"], self.role, student_id)
+        event = documents.for_role(message["event"], self.role, student_id)
         if event is None:
             return
         await self.send_json(event)
@@ -196,6 +196,4 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
 
 
 def _state_for_socket(consumer: SessionConsumer) -> dict:
-    from sessions.models import Session
-
     return _state_for(Session.objects.get(pk=consumer.session_id), consumer.student, consumer.role)
