@@ -36,6 +36,8 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from observability import metrics
+
 log = logging.getLogger(__name__)
 
 APP_NAME = "peardeck"
@@ -235,8 +237,6 @@ def student_credentials(student) -> dict | None:
     except Exception:
         # The student has joined; without Firebase they still have the WebSocket and HTTP.
         log.exception("could not mint Firebase credentials for a student")
-        from observability import metrics
-
         metrics.FIREBASE_ERRORS.labels(operation="token", reason="error").inc()
         return None
 
