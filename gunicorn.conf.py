@@ -42,6 +42,10 @@ _metrics_bind = os.environ.get("PEARDECK_METRICS_BIND", "127.0.0.1:9100")
 _metrics_server = None
 
 
+# The hooks below import what they use when gunicorn calls them: the master reads this file before
+# anything else (and tests read it with runpy), and must not load Django or the metric objects.
+
+
 def on_starting(server):
     # Metric files from an earlier run would be summed into this one's totals.
     path = Path(_multiproc_dir)
