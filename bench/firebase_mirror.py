@@ -60,24 +60,17 @@ def main() -> None:
     django.setup()
     from firebase_admin import db
 
-    from accounts.services import create_teacher
     from integrations import firebase
     from live import services as live_services
     from responses.models import Response, Submission
-    from sessions import services
+    from tests.support.classroom import join_students, make_deck, make_teacher, number_questions, open_session
 
-    teacher = create_teacher(username="bench", password="bench-password-42")
-    deck = services.create_deck(owner=teacher, title="bench")
-    for index in range(40):
-        services.add_question(deck=deck, kind="number", prompt=f"Q{index}", config={})
+    teacher = make_teacher("bench")
+    deck = make_deck(teacher, title="bench", questions=number_questions(*(f"Q{n}" for n in range(40))))
     classes = []
     for _ in range(options.sessions):
-        session, _key = live_services.create_session(teacher=teacher, deck=deck)
-        session = live_services.start_session(session=session)
-        students = [
-            live_services.join_session(join_code=session.join_code, display_name=f"S{index}")[0]
-            for index in range(30)
-        ]
+        session, _key = open_session(teacher, deck)
+        students = [student for student, _token in join_students(session, (f"S{n}" for n in range(30)))]
         classes.append((session, students))
     port = free_port()
     worker = subprocess.Popen(

@@ -8,37 +8,15 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from accounts.services import create_teacher, issue_api_token
+from accounts.services import issue_api_token
 from integrations import firebase
-from live import services as live_services
-from sessions import services as session_services
 from tests.firebase_standin.fixtures import (  # noqa: F401 - fixtures used by name
     firebase_app,
     firebase_service_account,
     firebase_settings,
     firebase_standin,
 )
-
-ALL_KIND_QUESTIONS = [
-    {
-        "kind": "multiple_choice",
-        "prompt": "Pick the prime",
-        "config": {"choices": ["4", "7", "9"], "correct": [1]},
-    },
-    {"kind": "text", "prompt": "Say something", "config": {"max_length": 50}},
-    {"kind": "number", "prompt": "How many?", "config": {"min": 0, "max": 100}},
-    {"kind": "draggable", "prompt": "Where is it?", "image_url": "https://example.org/map.png", "config": {}},
-    {"kind": "drawing", "prompt": "Draw it", "config": {"max_points": 100, "max_bytes": 4096}},
-    {"kind": "slide", "prompt": "Thanks!", "config": {"body": "See you"}},
-]
-
-GOOD_ANSWERS = {
-    "multiple_choice": {"choices": [1]},
-    "text": {"text": "hello"},
-    "number": {"value": 42},
-    "draggable": {"x": 0.25, "y": 0.75},
-    "drawing": {"strokes": [{"points": [[0.1, 0.1], [0.2, 0.3]], "color": "#ff0000", "width": 4}]},
-}
+from tests.support.classroom import make_deck, make_teacher, open_session
 
 
 class Api:
@@ -144,12 +122,12 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture
 def teacher(db):
-    return create_teacher(username="ms-frizzle", password="magic-school-bus-42")
+    return make_teacher("ms-frizzle", "magic-school-bus-42")
 
 
 @pytest.fixture
 def other_teacher(db):
-    return create_teacher(username="mr-ratburn", password="arthur-and-friends-42")
+    return make_teacher("mr-ratburn", "arthur-and-friends-42")
 
 
 @pytest.fixture
@@ -166,10 +144,7 @@ def other_teacher_api(other_teacher):
 
 @pytest.fixture
 def deck(teacher):
-    deck = session_services.create_deck(owner=teacher, title="Every kind")
-    for question in ALL_KIND_QUESTIONS:
-        session_services.add_question(deck=deck, **question)
-    return deck
+    return make_deck(teacher)
 
 
 @pytest.fixture
@@ -179,11 +154,11 @@ def questions(deck):
 
 @pytest.fixture
 def live_session(teacher, deck):
-    session, _key = live_services.create_session(teacher=teacher, deck=deck)
-    return live_services.start_session(session=session)
+    return open_session(teacher, deck)[0]
 
 
 def join(session, name: str) -> Api:
+    """A student joined over the in-process API: their Api, speaking with their token."""
     response = Api().post("/api/join", {"join_code": session.join_code, "display_name": name})
     assert response.status_code == 201, response.content
     return Api(response.json()["token"])

@@ -6,10 +6,11 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from accounts.services import issue_api_token
 from live import services as live_services
 from peardeck.asgi import application
 from responses.models import Response
-from tests.conftest import ALL_KIND_QUESTIONS
+from tests.support.classroom import ALL_KIND_QUESTIONS, join_students, open_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,14 +19,9 @@ ORIGIN = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
 
 @pytest.fixture
 def classroom(teacher, deck):
-    from accounts.services import issue_api_token
-
-    session, projector_key = live_services.create_session(teacher=teacher, deck=deck)
-    session = live_services.start_session(session=session)
-    students = {}
-    for name in ("Arnold", "Wanda"):
-        student, token = live_services.join_session(join_code=session.join_code, display_name=name)
-        students[name] = (student, token)
+    session, projector_key = open_session(teacher, deck)
+    names = ("Arnold", "Wanda")
+    students = dict(zip(names, join_students(session, names), strict=True))
     _token, teacher_token = issue_api_token(user=teacher, name="ws")
     questions = {q.kind: q for q in deck.questions.all()}
     return {
@@ -134,8 +130,6 @@ async def test_a_foreign_origin_is_refused(classroom):
 
 
 async def test_another_teacher_cannot_watch_the_session(classroom, other_teacher):
-    from accounts.services import issue_api_token
-
     _t, token = await database_sync_to_async(issue_api_token)(user=other_teacher, name="ws")
     communicator, first = await connect(url(classroom["session"], "teacher", token))
     assert first["type"] == "refused"

@@ -8,10 +8,10 @@ import signal
 import socket
 import time
 
-import httpx
 import pytest
 import websockets
 
+from tests.support.classroom import open_class, text_questions
 from tests.support.server import fresh_postgres_database, running_server
 
 pytestmark = [pytest.mark.timeout(240)]
@@ -34,20 +34,12 @@ def shared_database(tmp_path):
 
 
 def make_class(base: str) -> dict:
-    api = f"{base}/api"
-    token = httpx.post(
-        f"{api}/auth/signup", json={"username": "live", "password": "live-sockets-2024"}
-    ).json()["token"]
-    teacher = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"})
-    deck = teacher.post("/decks", json={"title": "live"}).json()
-    for prompt in ("one", "two"):
-        teacher.post(f"/decks/{deck['id']}/questions", json={"kind": "text", "prompt": prompt})
-    session = teacher.post("/sessions", json={"deck_id": deck["id"]}).json()
-    teacher.post(f"/sessions/{session['id']}/start")
-    joined = httpx.post(
-        f"{api}/join", json={"join_code": session["join_code"], "display_name": "Phoebe"}
-    ).json()
-    return {"teacher": teacher, "session": session, "student_token": joined["token"]}
+    live = open_class(base, title="live", questions=text_questions("one", "two"), students=["Phoebe"])
+    return {
+        "teacher": live.teacher.client(base),
+        "session": live.session,
+        "student_token": live.token("Phoebe"),
+    }
 
 
 def ws_url(base: str, code: str, token: str) -> str:

@@ -10,13 +10,13 @@ from mirror import services
 from mirror.models import ClearedSession, OutboxEntry
 from sessions.models import Session
 from tests.mirror.conftest import namespace_of
+from tests.support.classroom import open_session
 
 
 def _mirrored_session(teacher, deck, standin, *, ended_hours_ago: float | None):
     """A session mirrored with its document, one acknowledgement and one leftover inbox entry;
     ended that long ago (None: still live)."""
-    session, _key = live_services.create_session(teacher=teacher, deck=deck)
-    session = live_services.start_session(session=session)
+    session, _key = open_session(teacher, deck)
     if ended_hours_ago is not None:
         session = live_services.end_session(session=session)
         Session.objects.filter(pk=session.pk).update(

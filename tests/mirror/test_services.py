@@ -9,8 +9,9 @@ from mirror import services
 from mirror.models import OutboxEntry
 from mirror.services import InboxEntry
 from responses.models import Response, Submission
-from tests.conftest import GOOD_ANSWERS, new_submission_id
+from tests.conftest import new_submission_id
 from tests.mirror.conftest import namespace_of
+from tests.support.classroom import GOOD_ANSWERS
 
 
 def test_a_session_change_stores_its_outbox_entry_in_the_same_transaction(firebase_settings, live_session):

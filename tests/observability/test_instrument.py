@@ -9,7 +9,8 @@ from responses import services as response_services
 from runtime import metrics_exporter
 from sessions import kinds, selectors
 from sessions.models import Student
-from tests.conftest import GOOD_ANSWERS, Api, new_submission_id
+from tests.conftest import Api, new_submission_id
+from tests.support.classroom import GOOD_ANSWERS
 
 
 def sample(name: str, **labels) -> float:

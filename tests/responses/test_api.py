@@ -4,7 +4,8 @@ import io
 import pytest
 
 from responses.models import Response, Submission
-from tests.conftest import GOOD_ANSWERS, error_of, join, new_submission_id
+from tests.conftest import error_of, join, new_submission_id
+from tests.support.classroom import GOOD_ANSWERS
 
 
 def answer(student, question, body, submission_id=None):

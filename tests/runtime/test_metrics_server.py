@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.peardeck.live import answer, open_class, request, scrape, server_env, value
+from tests.support.metrics import answer, answering_class, request, scrape, server_env, value
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.timeout(240)
@@ -30,7 +30,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def after_a_busy_class(server):
     base, metrics_url, _multiproc, _log = server
-    tokens, question_id = open_class(base, students=6)
+    tokens, question_id = answering_class(base, students=6)
     with ThreadPoolExecutor(8) as pool:
         answered = list(
             pool.map(

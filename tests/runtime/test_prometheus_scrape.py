@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.peardeck.live import answer, open_class, server_env
+from tests.support.metrics import answer, answering_class, server_env
 from tests.support.server import free_port, running_server
 
 pytestmark = pytest.mark.timeout(180)
@@ -95,7 +95,7 @@ def test_prometheus_sees_the_answers_and_browser_metrics_sent_to_the_app(tmp_pat
         # Declared series are there at zero before anything happens.
         eventually(query, 'sum(peardeck_browser_app_loads_total{app="student",outcome="success"})', 0)
 
-        tokens, question_id = open_class(base, students=2)
+        tokens, question_id = answering_class(base, students=2)
         for i in range(ANSWERS):
             assert answer(base, tokens[i % 2], question_id, i).status_code == 201
         report = {

@@ -1,4 +1,5 @@
-"""Helpers for tests that run peardeck under gunicorn and read its metrics port."""
+"""Helpers for tests and benchmarks that run peardeck under gunicorn and read its metrics port
+(the classes they fill come from tests/support/classroom.py)."""
 
 import os
 import time
@@ -8,7 +9,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.server import free_port, fresh_postgres_database, ok
+from tests.support.classroom import number_questions, open_class
+from tests.support.server import free_port, fresh_postgres_database
 
 # Redis db 3: enough for gunicorn to start several workers, apart from dbs others use.
 REDIS_URL = "redis://127.0.0.1:6379/3"
@@ -35,32 +37,17 @@ def server_env(tmp: Path, *, workers_share_redis: bool = True) -> tuple[dict, st
     return env, f"http://127.0.0.1:{metrics_port}/metrics", multiproc
 
 
-def open_class(base: str, *, students: int = 3) -> tuple[list[str], int]:
-    """A teacher, a deck with one number question, a live student-paced session and its students;
+def answering_class(base: str, *, students: int = 3) -> tuple[list[str], int]:
+    """A live student-paced class on one number question (0..1000), for answers to count;
     returns the students' tokens and the question's id."""
-    api = f"{base}/api"
-    username = f"teacher-{uuid.uuid4().hex[:8]}"
-    token = ok(
-        httpx.post(f"{api}/auth/signup", json={"username": username, "password": "metrics-2024-x"}), 201
-    )["token"]
-    teacher = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"})
-    deck = ok(teacher.post("/decks", json={"title": "Metrics"}), 201)
-    question = ok(
-        teacher.post(
-            f"/decks/{deck['id']}/questions",
-            json={"kind": "number", "prompt": "How many?", "config": {"min": 0, "max": 1000}},
-        ),
-        201,
+    live = open_class(
+        base,
+        title="Metrics",
+        questions=number_questions("How many?", min=0, max=1000),
+        pacing="student",
+        students=[f"S{n}" for n in range(students)],
     )
-    session = ok(teacher.post("/sessions", json={"deck_id": deck["id"], "pacing": "student"}), 201)
-    ok(teacher.post(f"/sessions/{session['id']}/start"))
-    tokens = [
-        ok(httpx.post(f"{api}/join", json={"join_code": session["join_code"], "display_name": f"S{i}"}), 201)[
-            "token"
-        ]
-        for i in range(students)
-    ]
-    return tokens, question["id"]
+    return live.tokens, live.questions[0]["id"]
 
 
 def request(method: str, url: str, **kwargs) -> httpx.Response:
