@@ -5,13 +5,13 @@ accounts/oidc.py verifies the token first, accounts/services.py acts on the admi
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from accounts import signins
+from observability import signins
 
 LABELS = {"google": "Google", "microsoft": "Microsoft"}
 
 
 class SignInRefused(Exception):
-    """A sign-in that must not go on; `outcome` is one of accounts/signins.py's OIDC_OUTCOMES and
+    """A sign-in that must not go on; `outcome` is one of observability/signins.py's OIDC_OUTCOMES and
     picks the page the teacher is shown, `details` fills it in."""
 
     def __init__(self, outcome: str, **details):

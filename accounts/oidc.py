@@ -33,9 +33,9 @@ from authlib.integrations.django_client import DjangoIntegration, DjangoOAuth2Ap
 from django.conf import settings
 from joserfc.errors import JoseError
 
-from accounts import signins
 from accounts.admission import LABELS, SignInRefused
 from accounts.models import TENANT_ID
+from observability import signins
 
 SCOPE = "openid email profile"
 LEEWAY_SECONDS = 60

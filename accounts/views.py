@@ -14,11 +14,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import oidc, services, signins
+from accounts import oidc, services
 from accounts.admission import SignInRefused, admit
 from accounts.selectors import provider_identities_of, school_for_domain
-from peardeck.errors import DomainError
-from peardeck.ratelimit import check_rate, client_address
+from domain.errors import DomainError
+from observability import signins
+from web.ratelimit import check_rate, client_address
 
 logger = logging.getLogger(__name__)
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"

@@ -3,12 +3,11 @@
 import pytest
 from prometheus_client import REGISTRY
 
-from accounts import signins
-from peardeck import instrument
+from observability import instrument, signins
 
 
 def test_every_declared_sign_in_series_exists_at_zero_after_a_worker_starts(db):
-    instrument.create_declared_series()
+    instrument.create_declared_series(answer_kinds=())
     for provider in signins.OIDC_PROVIDERS:
         for outcome in signins.OIDC_OUTCOMES:
             labels = {"provider": provider, "outcome": outcome}

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
 from accounts.selectors import schools_with_their_lists
-from peardeck.errors import DomainError
+from domain.errors import DomainError
 
 
 class Command(BaseCommand):
