@@ -10,7 +10,8 @@ from django.test import Client
 from prometheus_client import REGISTRY
 
 from accounts.models import ProviderIdentity
-from accounts.services import allow_school, create_teacher, disallow
+from accounts.services import allow_school, disallow
+from tests.support.classroom import PASSWORD, make_teacher
 
 User = get_user_model()
 TENANT = "7d1f0a52-3c4b-4e8e-9a41-5b2f6c0d9e11"
@@ -120,9 +121,7 @@ def test_a_later_sign_in_finds_the_teacher_by_subject_even_after_their_address_c
 def test_an_existing_address_does_not_hand_over_its_account_to_a_new_subject(
     client, google_provider, springfield
 ):
-    password_teacher = create_teacher(
-        username="edna", password="apple-for-teacher-7", email="edna@springfield.example"
-    )
+    password_teacher = make_teacher("edna", email="edna@springfield.example")
     google_provider.add_user("edna@springfield.example")
 
     sign_in(client, google_provider, "edna@springfield.example")
@@ -134,9 +133,9 @@ def test_an_existing_address_does_not_hand_over_its_account_to_a_new_subject(
 def test_a_teacher_with_a_password_links_google_and_then_signs_in_with_it(
     client, google_provider, springfield
 ):
-    teacher = create_teacher(username="edna", password="apple-for-teacher-7")
+    teacher = make_teacher("edna")
     google_provider.add_user("edna@springfield.example")
-    assert client.login(username="edna", password="apple-for-teacher-7")
+    assert client.login(username="edna", password=PASSWORD)
     linked_before = sign_ins("google", "linked")
 
     linked = sign_in(client, google_provider, "edna@springfield.example", purpose="link")
@@ -155,8 +154,8 @@ def test_a_teacher_with_a_password_links_google_and_then_signs_in_with_it(
 def test_an_account_linked_to_one_teacher_cannot_be_linked_to_another(client, google_provider, springfield):
     google_provider.add_user("edna@springfield.example")
     sign_in(Client(), google_provider, "edna@springfield.example")
-    create_teacher(username="otto", password="school-bus-driver-9")
-    assert client.login(username="otto", password="school-bus-driver-9")
+    make_teacher("otto")
+    assert client.login(username="otto", password=PASSWORD)
 
     refused = sign_in(client, google_provider, "edna@springfield.example", purpose="link")
 
@@ -177,9 +176,9 @@ def test_the_last_way_to_sign_in_cannot_be_unlinked(client, google_provider, spr
 
 
 def test_a_teacher_with_a_password_can_unlink_a_provider(client, google_provider, springfield):
-    create_teacher(username="edna", password="apple-for-teacher-7")
+    make_teacher("edna")
     google_provider.add_user("edna@springfield.example")
-    client.login(username="edna", password="apple-for-teacher-7")
+    client.login(username="edna", password=PASSWORD)
     sign_in(client, google_provider, "edna@springfield.example", purpose="link")
 
     unlinked = client.post(f"/accounts/connections/{ProviderIdentity.objects.get().pk}/unlink/")
