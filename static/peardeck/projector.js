@@ -69,7 +69,7 @@
 
   function lobby() {
     return el("div", { class: "lobby" },
-      el("img", { class: "lobby-qr", src: document.querySelector(".join-qr").src, alt: `QR code: scan it to join with code ${config.join_code}` }),
+      el("img", { class: "lobby-qr", src: document.querySelector(".join-qr").getAttribute("src"), alt: `QR code: scan it to join with code ${config.join_code}` }),
       el("div", { class: "lobby-text" },
         el("h1", { class: "projector-title" }, "Join now!"),
         el("p", {}, "Scan the code with your phone, or go to"),

@@ -86,3 +86,73 @@ def seconds_until_roster_shows(
         timeout=timeout_ms,
     )
     return (found.json_value() - since_ms) / 1000
+
+
+def log_in(page, server, account):
+    page.goto(f"{server}/accounts/login/")
+    page.get_by_label("Username").fill(account["username"])
+    page.get_by_label("Password").fill(account["password"])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/teach/")
+
+
+class Classroom:
+    """A deck, an open session and students answering over the API, for the pages to show."""
+
+    def __init__(self, server: str, account: dict, title: str, questions: list[dict], **session):
+        self.server = server
+        self.account = account
+        self.api = httpx.Client(
+            base_url=f"{server}/api", headers={"Authorization": f"Bearer {account['token']}"}
+        )
+        self.deck = self.ok(self.api.post("/decks", json={"title": title}))
+        self.questions = [
+            self.ok(self.api.post(f"/decks/{self.deck['id']}/questions", json=question))
+            for question in questions
+        ]
+        opened = self.ok(self.api.post("/sessions", json={"deck_id": self.deck["id"], **session}))
+        self.id, self.code, self.projector_key = opened["id"], opened["join_code"], opened["projector_key"]
+        self.students: dict[str, str] = {}
+
+    @staticmethod
+    def ok(response: httpx.Response) -> dict:
+        assert response.status_code in (200, 201), f"{response.request.url}: {response.text}"
+        return response.json()
+
+    def teacher(self, action: str, **body) -> dict:
+        return self.ok(self.api.post(f"/sessions/{self.id}/{action}", json=body or None))
+
+    def join(self, name: str) -> str:
+        joined = self.ok(
+            httpx.post(f"{self.server}/api/join", json={"join_code": self.code, "display_name": name})
+        )
+        self.students[name] = joined["token"]
+        return joined["token"]
+
+    def answer(self, name: str, question: dict, answer: dict) -> None:
+        self.ok(
+            httpx.post(
+                f"{self.server}/api/student/responses",
+                headers={"Authorization": f"Bearer {self.students[name]}"},
+                json={"question_id": question["id"], "submission_id": uuid.uuid4().hex, "answer": answer},
+            )
+        )
+
+    def projector_url(self) -> str:
+        return f"{self.server}/projector/{self.code}/#key={self.projector_key}"
+
+    def dashboard_url(self) -> str:
+        return f"{self.server}/teach/sessions/{self.id}/"
+
+    def student_in(self, context, name: str):
+        """A page of `context` already joined as `name` (the join page keeps the token in the tab)."""
+        token = self.students.get(name) or self.join(name)
+        page = context.new_page()
+        page.goto(f"{self.server}/")
+        page.evaluate(
+            "([token, code, name]) => sessionStorage.setItem('peardeck.student',"
+            " JSON.stringify({token, code, name, firebase: null}))",
+            [token, self.code, name],
+        )
+        page.goto(f"{self.server}/s/")
+        return page

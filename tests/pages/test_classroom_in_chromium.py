@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from tests.pages.conftest import (
     SCREENSHOTS,
+    log_in,
     page_errors,
     screenshot,
     seconds_until_roster_shows,
@@ -27,14 +28,6 @@ def answer_and_time(teacher, name: str, text: str, act) -> float:
     started_ms = time.time() * 1000
     act()
     return seconds_until_roster_shows(teacher, name, text, started_ms)
-
-
-def log_in(page, server, account):
-    page.goto(f"{server}/accounts/login/")
-    page.get_by_label("Username").fill(account["username"])
-    page.get_by_label("Password").fill(account["password"])
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/teach/")
 
 
 def add_question(page, kind: str, prompt: str, **fields):
