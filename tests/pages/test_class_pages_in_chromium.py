@@ -182,7 +182,7 @@ def controls_rows(page) -> int:
 
 def test_the_dashboard_fits_one_screen_and_shows_who_is_right(server, browser, teacher_account):
     room = Classroom(server, teacher_account, "Fractions", EVERY_KIND)
-    mc, text, _number, draggable, drawing = room.questions
+    mc, text, number, draggable, drawing = room.questions
     teacher, errors = dashboard_of(browser, room, {"width": 1280, "height": 720})
 
     # 5. The session's state, not the connection's, says whether the class is live.
@@ -283,8 +283,16 @@ def test_the_dashboard_fits_one_screen_and_shows_who_is_right(server, browser, t
     teacher.get_by_role("button", name="Show names").click()
     expect(teacher.locator(".roster-row .name").first).to_have_text("Ada")
 
+    # 10. A full class and a histogram still fit one screen, at 1280x720 and at 1366x768.
+    for index in range(12):
+        room.join(f"Student{index:02}")
+    room.teacher("goto", question_id=number["id"])
+    for name, value in (("Ada", 6), ("Bo", 6), ("Cy", 5), ("Student00", 8), ("Student01", 60)):
+        room.answer(name, number, {"value": value})
+    expect(teacher.locator(".roster-row")).to_have_count(15)
+    expect(teacher.locator(".hist-count")).to_have_count(10)
     screenshot(teacher, "teacher-dashboard")
-    # 10. ... and at a 1366x768 laptop too.
+    assert no_scroll(teacher) == {"x": 0, "y": 0}
     teacher.set_viewport_size({"width": 1366, "height": 768})
     assert controls_rows(teacher) == 1
     assert no_scroll(teacher) == {"x": 0, "y": 0}
