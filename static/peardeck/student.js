@@ -440,6 +440,10 @@
   async function renderTakeaways() {
     link.close();
     setStatus("", "");
+    // The class is over: the pill no longer speaks of a link that was closed on purpose.
+    const pill = document.getElementById("connection");
+    pill.textContent = "Class ended";
+    pill.dataset.transport = "";
     stage.replaceChildren(el("div", { class: "card center" }, el("h1", {}, "That's the end of the session"), el("p", { class: "muted" }, "Loading your takeaways…")));
     try {
       const data = await api("GET", "/api/student/takeaways", undefined, { token: saved.token });

@@ -211,6 +211,7 @@ def test_the_dashboard_fits_one_screen_and_shows_who_is_right(server, browser, t
         room.join(name)
     expect(teacher.locator(".roster-row")).to_have_count(3)
     # 10. One screen: no page scroll, the controls on one row.
+    assert controls_rows(teacher) == 1
     assert no_scroll(teacher) == {"x": 0, "y": 0}
     teacher.get_by_role("button", name="Go live").click()
     expect(teacher.locator("#session-state")).to_have_text("Live")
@@ -291,6 +292,7 @@ def test_the_dashboard_fits_one_screen_and_shows_who_is_right(server, browser, t
         room.answer(name, number, {"value": value})
     expect(teacher.locator(".roster-row")).to_have_count(15)
     expect(teacher.locator(".hist-count")).to_have_count(10)
+    expect(teacher.locator("#toast")).to_be_hidden()
     screenshot(teacher, "teacher-dashboard")
     assert no_scroll(teacher) == {"x": 0, "y": 0}
     teacher.set_viewport_size({"width": 1366, "height": 768})
@@ -338,6 +340,9 @@ def test_a_student_on_a_phone_draws_gets_plain_words_and_rich_takeaways(server, 
     expect(canvas).to_be_visible()
     box = canvas.bounding_box()
     for start, end in (((0.5, 0.1), (0.5, 0.9)), ((0.1, 0.5), (0.9, 0.5)), ((0.2, 0.2), (0.8, 0.8))):
+        if start == (0.2, 0.2):
+            page.get_by_role("button", name="Red").click()
+            expect(page.get_by_role("button", name="Red")).to_have_attribute("aria-pressed", "true")
         page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
         page.mouse.down()
         for step in range(1, 11):
@@ -345,8 +350,6 @@ def test_a_student_on_a_phone_draws_gets_plain_words_and_rich_takeaways(server, 
             y = start[1] + (end[1] - start[1]) * step / 10
             page.mouse.move(box["x"] + box["width"] * x, box["y"] + box["height"] * y)
         page.mouse.up()
-    page.get_by_role("button", name="Red").click()
-    expect(page.get_by_role("button", name="Red")).to_have_attribute("aria-pressed", "true")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#student-status")).to_contain_text("Sent")
     screenshot(page, "student-drawing")
@@ -354,6 +357,8 @@ def test_a_student_on_a_phone_draws_gets_plain_words_and_rich_takeaways(server, 
     # 9. Takeaways: the score, the drawing itself, the point on its picture.
     room.teacher("end")
     expect(page.get_by_role("heading", name="Your takeaways · Fractions")).to_be_visible()
+    # 5. The student's pill no longer says "live" once the class is over.
+    expect(page.locator("#connection")).to_have_text("Class ended")
     expect(page.locator(".score")).to_contain_text("1 of 1 right")
     expect(page.locator(".score")).to_contain_text("You answered 4 of 5 questions")
     drawn = page.locator(".takeaway", has_text=drawing["prompt"])
