@@ -20,9 +20,7 @@
     return value.toLocaleString("en", { maximumFractionDigits: digits });
   }
 
-  function plural(count, one, many) {
-    return `${count} ${count === 1 ? one : many || one + "s"}`;
-  }
+  const { plural } = window.UI;
 
   function bars(question, tally) {
     const counts = tally.counts || [];
@@ -234,5 +232,5 @@
     list.style.setProperty("--tile-max", `${Math.max(80, Math.floor((tallest * 4) / 3))}px`);
   }
 
-  window.Charts = { render, drawingSvg, pointThumb, imageOf, fit, number, plural };
+  window.Charts = { render, drawingSvg, pointThumb, imageOf, fit, number };
 })();

@@ -3,8 +3,7 @@
 (function () {
   "use strict";
   const { api, config, connect, metrics } = window.Peardeck;
-  const { el, showError, toast, answerSummary, KIND_LABELS } = window.UI;
-  const { plural } = window.Charts;
+  const { el, showError, toast, answerSummary, KIND_LABELS, plural } = window.UI;
   const base = `/api/sessions/${config.session_id}`;
   const byId = (id) => document.getElementById(id);
 

@@ -4,8 +4,7 @@
 (function () {
   "use strict";
   const { config, connect, metrics } = window.Peardeck;
-  const { el, KIND_LABELS } = window.UI;
-  const { plural } = window.Charts;
+  const { el, KIND_LABELS, plural } = window.UI;
   const key = new URLSearchParams(location.hash.slice(1)).get("key") || "";
   const stage = document.getElementById("projector-stage");
   let view = null; // projector_state

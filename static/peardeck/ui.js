@@ -130,9 +130,13 @@
     }
   }
 
+  function plural(count, one, many) {
+    return `${count} ${count === 1 ? one : many || one + "s"}`;
+  }
+
   function joinAddress() {
     return location.host + "/";
   }
 
-  window.UI = { el, toast, showError, KIND_LABELS, answerSummary, studentMessage, joinAddress };
+  window.UI = { el, toast, showError, KIND_LABELS, answerSummary, studentMessage, plural, joinAddress };
 })();
