@@ -334,7 +334,7 @@
           if (stroke.points.length === 1) ctx.lineTo(stroke.points[0][0] * canvas.width + 0.1, stroke.points[0][1] * canvas.height);
           ctx.stroke();
         }
-        if (document.activeElement === canvas && !locked) {
+        if (canvas.matches(":focus-visible") && !locked) {
           ctx.lineWidth = 2;
           ctx.strokeStyle = current ? color : "#6b7280";
           ctx.beginPath();

@@ -105,7 +105,7 @@ def test_the_projector_is_readable_from_the_back_and_shows_every_kind_of_result(
     assert projector.evaluate(SMALL_TEXT, ["body", 24]) == []
     assert projector.evaluate(SMALL_TEXT, ["#projector-results", 32]) == []
     assert no_scroll(projector) == {"x": 0, "y": 0}
-    screenshot(projector, "projector")
+    screenshot(projector, "projector-results")
 
     room.teacher("next")
     for name, words in zip(NAMES, ("Parts", "How many pieces", LONG_TEXT, "The bottom number"), strict=True):
@@ -293,7 +293,7 @@ def test_the_dashboard_fits_one_screen_and_shows_who_is_right(server, browser, t
     expect(teacher.locator(".roster-row")).to_have_count(15)
     expect(teacher.locator(".hist-count")).to_have_count(10)
     expect(teacher.locator("#toast")).to_be_hidden()
-    screenshot(teacher, "teacher-dashboard")
+    screenshot(teacher, "dashboard-class")
     assert no_scroll(teacher) == {"x": 0, "y": 0}
     teacher.set_viewport_size({"width": 1366, "height": 768})
     assert controls_rows(teacher) == 1
@@ -352,7 +352,7 @@ def test_a_student_on_a_phone_draws_gets_plain_words_and_rich_takeaways(server, 
         page.mouse.up()
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#student-status")).to_contain_text("Sent")
-    screenshot(page, "student-drawing")
+    screenshot(page, "student-drawing-phone")
 
     # 9. Takeaways: the score, the drawing itself, the point on its picture.
     room.teacher("end")
