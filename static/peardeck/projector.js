@@ -78,7 +78,12 @@
         el("p", { class: "lobby-count" }, view.students ? `${plural(view.students, "student")} in. We'll start in a moment.` : "We'll start in a moment.")));
   }
 
+  let shown = ""; // what the screen shows now: an event that changes none of it redraws nothing
+
   function render() {
+    const showing = JSON.stringify([view.state, view.question, view.revealed, view.locked, view.tally, view.students]);
+    if (showing === shown) return;
+    shown = showing;
     document.body.dataset.state = view.state;
     document.getElementById("student-count").textContent = `${view.students} joined`;
     const question = view.question;

@@ -73,6 +73,18 @@ def no_scroll(page) -> dict:
     return page.evaluate(SCROLLS)
 
 
+def requests_of(page) -> list[str]:
+    """Every address the page asks for, to show that nothing comes from a CDN or a QR service."""
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    return urls
+
+
+def elsewhere(urls: list[str], server: str) -> list[str]:
+    ours = server.replace("http://", "ws://")
+    return [url for url in urls if not url.startswith((server, ours, "data:"))]
+
+
 def test_the_projector_is_readable_from_the_back_and_shows_every_kind_of_result(
     server, browser, teacher_account
 ):
@@ -82,6 +94,7 @@ def test_the_projector_is_readable_from_the_back_and_shows_every_kind_of_result(
     mc, text, number, draggable, drawing = room.questions
     projector = browser.new_context(viewport=PROJECTOR).new_page()
     errors = page_errors(projector)
+    fetched = requests_of(projector)
     projector.goto(room.projector_url())
 
     # 7. The way in: the QR code (drawn by our server), the address and the code, big.
@@ -135,7 +148,12 @@ def test_the_projector_is_readable_from_the_back_and_shows_every_kind_of_result(
         room.answer(name, draggable, {"x": x, "y": 0.5})
     room.teacher("reveal", question_id=draggable["id"])
     expect(projector.locator(".dot-board .dot")).to_have_count(4)
-    board = projector.locator(".dot-board").evaluate("e => e.getBoundingClientRect().toJSON()")
+    # Read when drawn: each tally update draws the stage afresh.
+    board = projector.wait_for_function(
+        """() => { const board = document.querySelector('.dot-board');
+            const box = board && board.getBoundingClientRect();
+            return box && box.height > 0 && box.toJSON(); }"""
+    ).json_value()
     assert board["bottom"] <= PROJECTOR["height"], board
     assert board["height"] >= 250, board
     assert projector.locator(".dot-board img").evaluate("img => img.naturalWidth") > 0
@@ -160,6 +178,7 @@ def test_the_projector_is_readable_from_the_back_and_shows_every_kind_of_result(
         assert name not in projector.locator("body").inner_text()
     screenshot(projector, "projector-gallery")
     assert errors == []
+    assert elsewhere(fetched, server) == []
 
 
 def dashboard_of(browser, room, viewport):
@@ -167,6 +186,8 @@ def dashboard_of(browser, room, viewport):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=room.server)
     page = context.new_page()
     errors = page_errors(page)
+    # Anything fetched from elsewhere (a CDN, a QR service) counts as an error.
+    page.on("request", lambda r: None if r.url.startswith(room.server) else errors.append(r.url))
     log_in(page, room.server, room.account)
     page.goto(room.dashboard_url())
     expect(page.locator("#connection")).to_have_text("Connected")
