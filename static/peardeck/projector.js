@@ -1,6 +1,6 @@
 /* The projector: the way in (address, code, QR), the current question, and anonymous results once
  * revealed, readable from the back of the room. It never receives names (the server decides
- * that; see sessions/events.py). */
+ * that; see live/documents.py). */
 (function () {
   "use strict";
   const { config, connect, metrics } = window.Peardeck;

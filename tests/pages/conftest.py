@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from tests.support.browser import browser  # noqa: F401 - a fixture, used by name
+from tests.support.classroom import api_client, open_class, sign_up_teacher
 from tests.support.server import ROOT, fresh_postgres_database, running_server
 
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-PASSWORD = "chalk-and-talk-2024"
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +24,6 @@ def server(tmp_path_factory):
         env["SQLITE_PATH"] = str(tmp / "pages.sqlite3")
     with running_server(env, log_path=tmp / "gunicorn.log") as base:
         yield base
-
-
-def sign_up_teacher(server: str) -> dict:
-    """A new teacher account on `server`: its username, password and API token."""
-    username = f"teacher-{uuid.uuid4().hex[:8]}"
-    response = httpx.post(f"{server}/api/auth/signup", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    return {"username": username, "password": PASSWORD, "token": response.json()["token"]}
 
 
 @pytest.fixture
@@ -90,29 +82,27 @@ def seconds_until_roster_shows(
 
 def log_in(page, server, account):
     page.goto(f"{server}/accounts/login/")
-    page.get_by_label("Username").fill(account["username"])
-    page.get_by_label("Password").fill(account["password"])
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Password").fill(account.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/teach/")
 
 
 class Classroom:
-    """A deck, an open session and students answering over the API, for the pages to show."""
+    """A class opened through the one test world (tests/support/classroom.py) and not started,
+    with the steps the page tests take around it: the teacher's actions and students' answers
+    over the API, and the pages' addresses."""
 
-    def __init__(self, server: str, account: dict, title: str, questions: list[dict], **session):
+    def __init__(self, server: str, account, title: str, questions: list[dict], pacing: str = "instructor"):
         self.server = server
         self.account = account
-        self.api = httpx.Client(
-            base_url=f"{server}/api", headers={"Authorization": f"Bearer {account['token']}"}
+        self.api = account.client(server)
+        self.live = open_class(
+            server, teacher=account, title=title, questions=questions, pacing=pacing, start=False
         )
-        self.deck = self.ok(self.api.post("/decks", json={"title": title}))
-        self.questions = [
-            self.ok(self.api.post(f"/decks/{self.deck['id']}/questions", json=question))
-            for question in questions
-        ]
-        opened = self.ok(self.api.post("/sessions", json={"deck_id": self.deck["id"], **session}))
-        self.id, self.code, self.projector_key = opened["id"], opened["join_code"], opened["projector_key"]
-        self.students: dict[str, str] = {}
+        self.deck, self.questions = self.live.deck, self.live.questions
+        self.id, self.code = self.live.session_id, self.live.join_code
+        self.projector_key = self.live.session["projector_key"]
 
     @staticmethod
     def ok(response: httpx.Response) -> dict:
@@ -123,20 +113,22 @@ class Classroom:
         return self.ok(self.api.post(f"/sessions/{self.id}/{action}", json=body or None))
 
     def join(self, name: str) -> str:
-        joined = self.ok(
-            httpx.post(f"{self.server}/api/join", json={"join_code": self.code, "display_name": name})
-        )
-        self.students[name] = joined["token"]
-        return joined["token"]
+        with api_client(self.server) as http:
+            self.live.joined[name] = self.ok(
+                http.post("/join", json={"join_code": self.code, "display_name": name})
+            )
+        return self.live.token(name)
 
     def answer(self, name: str, question: dict, answer: dict) -> None:
-        self.ok(
-            httpx.post(
-                f"{self.server}/api/student/responses",
-                headers={"Authorization": f"Bearer {self.students[name]}"},
-                json={"question_id": question["id"], "submission_id": uuid.uuid4().hex, "answer": answer},
+        body = {"question_id": question["id"], "submission_id": uuid.uuid4().hex, "answer": answer}
+        with api_client(self.server) as http:
+            self.ok(
+                http.post(
+                    "/student/responses",
+                    json=body,
+                    headers={"Authorization": f"Bearer {self.live.token(name)}"},
+                )
             )
-        )
 
     def projector_url(self) -> str:
         return f"{self.server}/projector/{self.code}/#key={self.projector_key}"
@@ -146,7 +138,7 @@ class Classroom:
 
     def student_in(self, context, name: str):
         """A page of `context` already joined as `name` (the join page keeps the token in the tab)."""
-        token = self.students.get(name) or self.join(name)
+        token = self.live.token(name) if name in self.live.joined else self.join(name)
         page = context.new_page()
         page.goto(f"{self.server}/")
         page.evaluate(

@@ -4,11 +4,11 @@ screen with each student's correctness, students' takeaways and error messages."
 
 import re
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.pages.conftest import Classroom, log_in, page_errors, screenshot, sign_up_teacher
+from tests.pages.conftest import Classroom, log_in, page_errors, screenshot
+from tests.support.classroom import sign_up_teacher
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -407,8 +407,7 @@ def test_a_draggable_question_without_an_image_shows_a_grid_not_a_blank_box(serv
 
 def test_teacher_pages_explain_what_is_missing_and_keep_their_buttons_whole(server, browser):
     owner, stranger = sign_up_teacher(server), sign_up_teacher(server)
-    api = httpx.Client(base_url=f"{server}/api", headers={"Authorization": f"Bearer {owner['token']}"})
-    deck = api.post("/decks", json={"title": "Mine"}).json()
+    deck = owner.client(server).post("/decks", json={"title": "Mine"}).json()
     page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
     errors = page_errors(page)
     log_in(page, server, stranger)
