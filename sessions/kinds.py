@@ -28,6 +28,7 @@ TEXT_LENGTH_CAP = 5000
 DRAWING_POINTS_CAP = 20_000
 DRAWING_BYTES_CAP = 256 * 1024
 HISTOGRAM_BINS = 10
+INTEGER_BINS_UP_TO = 20
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
@@ -293,6 +294,9 @@ def tally(kind: str, config: dict, answers: list[dict]) -> dict:
         result["points"] = [[answer["x"], answer["y"]] for answer in answers]
     elif kind == TEXT:
         result["texts"] = [answer["text"] for answer in answers]
+    elif kind == DRAWING:
+        # The projector's gallery draws them; strokes carry no name, like texts and points.
+        result["drawings"] = [{"strokes": answer["strokes"]} for answer in answers]
     return result
 
 
@@ -309,6 +313,14 @@ def _number_summary(values: list[float]) -> dict:
     }
     if high == low:
         return {"summary": summary, "histogram": {"edges": [low, high], "counts": [len(values)]}}
+    if all(float(value).is_integer() for value in values) and high - low < INTEGER_BINS_UP_TO:
+        # Whole numbers over a short range: one bar per number, so "6" is a bar of its own and
+        # not a tenth of the range. Bar i holds low + i; its edges are the half-way marks.
+        counts = [0] * int(high - low + 1)
+        for value in values:
+            counts[int(value - low)] += 1
+        edges = [low - 0.5 + step for step in range(len(counts) + 1)]
+        return {"summary": summary, "histogram": {"edges": edges, "counts": counts, "integers": True}}
     width = (high - low) / HISTOGRAM_BINS
     counts = [0] * HISTOGRAM_BINS
     for value in values:

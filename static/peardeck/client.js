@@ -12,7 +12,8 @@
 (function () {
   "use strict";
 
-  const config = JSON.parse(document.getElementById("page-config")?.textContent || "{}");
+  // Pages without a config (sign-in, errors) carry "null".
+  const config = JSON.parse(document.getElementById("page-config")?.textContent || "null") || {};
   const FATAL_CLOSE = { 4400: "bad_request", 4401: "not_authenticated", 4403: "student_removed", 4404: "session_not_found" };
   const EVENTS_WITHOUT_SEQ_BUMP = new Set(["tallies"]);
 
