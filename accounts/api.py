@@ -6,20 +6,23 @@ from accounts.selectors import api_tokens_of
 from peardeck.auth import teacher_auth
 from peardeck.errors import DomainError
 from peardeck.ratelimit import check_rate, client_address
+from peardeck.untrusted import Text
 
 router = Router(tags=["teacher accounts"])
 
 
 class SignupIn(Schema):
-    username: str = Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
-    password: str = Field(min_length=1, max_length=200)
-    email: str = Field(default="", max_length=254)
+    username: Text = Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
+    password: Text = Field(min_length=1, max_length=200)
+    email: Text = Field(default="", max_length=254)
 
 
 class CredentialsIn(Schema):
-    username: str = Field(min_length=1, max_length=150)
-    password: str = Field(min_length=1, max_length=200)
-    name: str = Field(default="api", min_length=1, max_length=100, description="a label to tell tokens apart")
+    username: Text = Field(min_length=1, max_length=150)
+    password: Text = Field(min_length=1, max_length=200)
+    name: Text = Field(
+        default="api", min_length=1, max_length=100, description="a label to tell tokens apart"
+    )
 
 
 class TokenOut(Schema):

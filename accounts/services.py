@@ -1,18 +1,32 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from accounts.models import ApiToken
+from peardeck import untrusted
 from peardeck.errors import DomainError
 from peardeck.tokens import TEACHER_PREFIX, new_token, token_hash
 
 User = get_user_model()
 
 
+def _clean_email(email: str) -> str:
+    email = untrusted.clean_text(email, field="email").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise DomainError("invalid", "email is not an e-mail address", field="email") from exc
+    return email
+
+
 @transaction.atomic
 def create_teacher(*, username: str, password: str, email: str = "") -> "User":
-    username = username.strip()
+    username = untrusted.clean_text(username, field="username").strip()
+    untrusted.clean_text(password, field="password")
+    email = _clean_email(email)
     if User.objects.filter(username__iexact=username).exists():
         raise DomainError("username_taken", f"The username {username!r} is taken.", field="username")
     candidate = User(username=username, email=email)
@@ -31,6 +45,7 @@ def create_teacher(*, username: str, password: str, email: str = "") -> "User":
 
 def issue_api_token(*, user, name: str) -> tuple[ApiToken, str]:
     """Returns the stored token and its plaintext, which is shown once and never again."""
+    name = untrusted.clean_text(name, field="name")
     plaintext = new_token(TEACHER_PREFIX)
     token = ApiToken.objects.create(user=user, name=name, token_hash=token_hash(plaintext))
     return token, plaintext

@@ -10,12 +10,23 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
+from peardeck import untrusted
 from peardeck.errors import DomainError, status_for
 
 log = logging.getLogger(__name__)
 
+
+class UntrustedJsonParser(Parser):
+    """Request bodies are read by the same reader as WebSocket frames (peardeck.untrusted)."""
+
+    def parse_body(self, request):
+        return untrusted.loads(request.body)
+
+
 api = NinjaAPI(
+    parser=UntrustedJsonParser(),
     title="peardeck API",
     version="1",
     description=(
@@ -75,9 +86,13 @@ def _authentication_error(request, exc):
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
     if exc.status_code == 400 and "parse request body" in exc.message:
-        return error_response(
-            request, 400, "malformed_json", "The request body is not valid JSON.", field="body"
+        cause = exc.__cause__
+        message = (
+            cause.message
+            if isinstance(cause, untrusted.UnreadableJson)
+            else "The request body is not valid JSON."
         )
+        return error_response(request, 400, "malformed_json", message, field="body")
     return error_response(request, exc.status_code, "http_error", exc.message)
 
 

@@ -10,13 +10,12 @@ however random, can add a series.
 """
 
 import itertools
-import json
 import math
 
 from django.core.exceptions import RequestDataTooBig
 from ninja import Router, Status
 
-from peardeck import metrics
+from peardeck import metrics, untrusted
 from peardeck.browser_metrics_config import (
     ACCEPTED,
     APPS,
@@ -63,9 +62,9 @@ def create_declared_series() -> None:
 
 def _parse(body: bytes) -> dict:
     try:
-        report = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Refused("malformed", "body", "The request body is not valid JSON.", status=400) from exc
+        report = untrusted.loads(body)
+    except untrusted.UnreadableJson as exc:
+        raise Refused(exc.reason, "body", exc.message, status=400) from exc
     if not isinstance(report, dict):
         raise Refused("malformed", "body", "The body must be a JSON object.")
     if report.get("app") not in APPS:

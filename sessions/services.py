@@ -5,12 +5,12 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from mirror import services as mirror_services
-from peardeck import realtime
+from peardeck import realtime, untrusted
 from peardeck.errors import DomainError
 from peardeck.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, new_token, token_hash
 from sessions import kinds
 from sessions.joincodes import new_join_code, normalize_join_code
-from sessions.models import Deck, Question, Session, Student
+from sessions.models import Deck, Question, Session, Student, display_name_key
 from sessions.selectors import question_document
 
 MAX_QUESTIONS_PER_DECK = 200
@@ -20,7 +20,7 @@ MAX_DISPLAY_NAME = 40
 
 
 def _clean_title(title: str) -> str:
-    title = title.strip()
+    title = untrusted.clean_text(title, field="title").strip()
     if not title:
         raise DomainError("invalid", "title must not be blank", field="title")
     if len(title) > 200:
@@ -51,7 +51,7 @@ def delete_deck(*, deck: Deck) -> None:
 
 
 def _clean_prompt(kind: str, prompt: str) -> str:
-    prompt = prompt.strip()
+    prompt = untrusted.clean_text(prompt, field="prompt", code="invalid_question").strip()
     if not prompt and kind != kinds.SLIDE:
         raise DomainError("invalid_question", "prompt must not be blank", field="prompt")
     if len(prompt) > kinds.MAX_PROMPT_LENGTH:
@@ -62,11 +62,11 @@ def _clean_prompt(kind: str, prompt: str) -> str:
 
 
 def _clean_image_url(image_url: str) -> str:
-    image_url = image_url.strip()
-    if image_url and not image_url.startswith(("https://", "http://", "/")):
-        raise DomainError(
-            "invalid_question", "image_url must be an http(s) address or a path", field="image_url"
-        )
+    untrusted.clean_text(image_url, field="image_url", code="invalid_question")
+    try:
+        image_url = kinds.clean_image_url(image_url)
+    except ValueError as exc:
+        raise DomainError("invalid_question", f"image_url {exc}", field="image_url") from exc
     if len(image_url) > kinds.MAX_IMAGE_URL_LENGTH:
         raise DomainError("invalid_question", "image_url is too long", field="image_url")
     return image_url
@@ -395,12 +395,15 @@ def join_session(*, join_code: str, display_name: str) -> tuple[Student, str]:
         )
     if session is None:
         raise DomainError("session_not_found", "No open session has that join code.", field="join_code")
-    if session.students.filter(display_name__iexact=name, removed_at__isnull=True).exists():
+    key = display_name_key(name)
+    if session.students.filter(name_key=key, removed_at__isnull=True).exists():
         raise DomainError(
             "name_taken", f"Someone in this session is already called {name!r}.", field="display_name"
         )
     token = new_token(STUDENT_PREFIX)
-    student = Student.objects.create(session=session, display_name=name, token_hash=token_hash(token))
+    student = Student.objects.create(
+        session=session, display_name=name, name_key=key, token_hash=token_hash(token)
+    )
     _bump(
         session,
         "student_joined",

@@ -1,0 +1,228 @@
+"""Issue 14: what a hostile or careless student (a join code and a browser console) could break,
+one test per point of the issue, through the real seams: the Django test client, the ASGI
+application, the Firebase worker against the stand-in. Each failed before its fix."""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from accounts.services import issue_api_token
+from peardeck.asgi import application
+from responses.models import Response
+from sessions import services
+from sessions.models import Student
+from tests.conftest import Api, error_of, join
+
+ORIGIN = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
+NUL = "a\u0000b"
+LONE_SURROGATE = "a\ud800b"
+
+
+def _number_class(teacher):
+    """A live session on a number question without min or max, so any finite number is allowed."""
+    deck = services.create_deck(owner=teacher, title="Anything goes")
+    question = services.add_question(deck=deck, kind="number", prompt="Pick a number", config={})
+    services.add_question(deck=deck, kind="text", prompt="Say something", config={})
+    session, projector_key = services.create_session(teacher=teacher, deck=deck)
+    return services.start_session(session=session), question, projector_key
+
+
+def _raw_json(body) -> str:
+    # json.dumps writes a lone surrogate or a NUL as a \u escape, as a browser's JSON.stringify does.
+    return json.dumps(body)
+
+
+# --- 1. the largest finite numbers no longer break the dashboard -------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_answers_of_plus_and_minus_1e308_leave_tallies_reveal_the_teachers_socket_and_csv_working(
+    teacher,
+):
+    session, question, _key = await database_sync_to_async(_number_class)(teacher)
+    _token, teacher_token = await database_sync_to_async(issue_api_token)(user=teacher, name="t")
+    teacher_api = Api(teacher_token)
+    for name, value in [("Max", 1e308), ("Min", -1e308), ("Top", 1.7976931348623157e308)]:
+        student = await database_sync_to_async(join)(session, name)
+        stored = await database_sync_to_async(student.post)(
+            "/api/student/responses",
+            {"question_id": question.pk, "submission_id": f"n-{name}", "answer": {"value": value}},
+        )
+        assert stored.status_code == 201, stored.content
+
+    tallies = await database_sync_to_async(teacher_api.get)(f"/api/sessions/{session.pk}/tallies")
+    assert tallies.status_code == 200
+    numbers = next(t for t in tallies.json()["tallies"] if t["question_id"] == question.pk)
+    assert numbers["summary"]["min"] == -1e308
+    assert numbers["summary"]["max"] == 1.7976931348623157e308
+    assert sum(numbers["histogram"]["counts"]) == 3
+    revealed = await database_sync_to_async(teacher_api.post)(f"/api/sessions/{session.pk}/reveal")
+    assert revealed.status_code == 200
+    exported = await database_sync_to_async(teacher_api.get)(f"/api/sessions/{session.pk}/export.csv")
+    assert exported.status_code == 200
+
+    communicator = WebsocketCommunicator(
+        application, f"/ws/sessions/{session.join_code}/teacher/?token={teacher_token}", headers=ORIGIN
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    hello = await communicator.receive_json_from(timeout=5)
+    assert hello["type"] == "hello"
+    assert {t["question_id"] for t in hello["state"]["tallies"]} >= {question.pk}
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db
+def test_a_replayed_1e308_answer_is_the_same_submission(teacher):
+    session, question, _key = _number_class(teacher)
+    student = join(session, "Echo")
+    body = {"question_id": question.pk, "submission_id": "big-1", "answer": {"value": 1e308}}
+    assert student.post("/api/student/responses", body).status_code == 201
+    replayed = student.post("/api/student/responses", body)
+    assert replayed.status_code == 200
+    assert replayed.json()["duplicate"] is True
+
+
+# --- 3. NUL and lone surrogates in stored text are a 422 naming the field ---------------------
+
+
+@pytest.mark.parametrize("bad", [NUL, LONE_SURROGATE], ids=["nul", "lone surrogate"])
+@pytest.mark.django_db
+def test_a_nul_or_lone_surrogate_in_an_answer_is_refused_naming_the_field(teacher, bad):
+    session, _question, _key = _number_class(teacher)
+    text_question = session.deck.questions.get(kind="text")
+    services.go_to_question(session=session, question_id=text_question.pk)
+    student = join(session, "Nelly")
+    refused = student.post(
+        "/api/student/responses",
+        raw=_raw_json({"question_id": text_question.pk, "submission_id": "t-1", "answer": {"text": bad}}),
+    )
+    assert refused.status_code == 422, refused.content
+    assert error_of(refused)["field"] == "answer.text"
+    assert Response.objects.count() == 0
+
+
+@pytest.mark.parametrize("bad", [NUL, LONE_SURROGATE], ids=["nul", "lone surrogate"])
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [
+        ("deck title", "title"),
+        ("prompt", "prompt"),
+        ("choice", "config.choices.0"),
+        ("image_url", "image_url"),
+        ("draggable image", "config.image_url"),
+        ("slide body", "config.body"),
+        ("token name", "name"),
+        ("signup e-mail", "email"),
+        ("signup password", "password"),
+        ("login username", "username"),
+    ],
+)
+@pytest.mark.django_db
+def test_a_nul_or_lone_surrogate_in_any_stored_text_is_a_422_naming_the_field(
+    teacher, teacher_api, where, field, bad
+):
+    deck = teacher_api.post("/api/decks", {"title": "Fine"}).json()
+    questions = f"/api/decks/{deck['id']}/questions"
+    requests = {
+        "deck title": ("/api/decks", {"title": bad}),
+        "prompt": (questions, {"kind": "text", "prompt": bad}),
+        "choice": (questions, {"kind": "multiple_choice", "prompt": "?", "config": {"choices": [bad, "b"]}}),
+        "image_url": (questions, {"kind": "text", "prompt": "?", "image_url": "https://x.org/" + bad}),
+        "draggable image": (
+            questions,
+            {"kind": "draggable", "prompt": "?", "config": {"image_url": "/" + bad}},
+        ),
+        "slide body": (questions, {"kind": "slide", "prompt": "?", "config": {"body": bad}}),
+        "token name": (
+            "/api/auth/tokens",
+            {"username": "ms-frizzle", "password": "magic-school-bus-42", "name": bad},
+        ),
+        "signup e-mail": (
+            "/api/auth/signup",
+            {"username": "eve", "password": "a-long-passphrase", "email": bad},
+        ),
+        "signup password": ("/api/auth/signup", {"username": "eve", "password": "a-long-" + bad}),
+        "login username": ("/api/auth/tokens", {"username": "ms-" + bad, "password": "magic-school-bus-42"}),
+    }
+    path, body = requests[where]
+    refused = Api(teacher_api.token).post(path, raw=_raw_json(body))
+    assert refused.status_code == 422, refused.content
+    assert error_of(refused)["field"] == field
+
+
+@pytest.mark.django_db
+def test_a_signup_email_must_be_an_email_address(db):
+    refused = Api().post(
+        "/api/auth/signup", {"username": "eve", "password": "a-long-passphrase", "email": "<b>"}
+    )
+    assert refused.status_code == 422
+    assert error_of(refused)["field"] == "email"
+
+
+# --- 4. display names are compared one way, in the check and in the constraint -----------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "taken"),
+    [
+        ("kate", "\u212aate", True),  # Kelvin sign
+        ("\u212aate", "KATE", True),
+        ("ian", "\u0130an", False),  # dotted capital I: another name, by Unicode's case folding
+        ("\u0130an", "ian", False),
+        ("Strauß", "STRAUSS", True),
+        ("ﬁona", "Fiona", True),  # the ligature
+    ],
+)
+@pytest.mark.django_db
+def test_a_name_that_folds_to_a_taken_one_is_name_taken_never_a_500(live_session, first, second, taken):
+    join(live_session, first)
+    second_join = Api().post("/api/join", {"join_code": live_session.join_code, "display_name": second})
+    if taken:
+        assert second_join.status_code == 409
+        assert error_of(second_join)["code"] == "name_taken"
+    else:
+        assert second_join.status_code == 201
+    assert Student.objects.filter(session=live_session).count() == (1 if taken else 2)
+
+
+# --- 5. one JSON reader with a depth limit, for browser metrics too ------------------------------
+
+
+@pytest.mark.django_db
+def test_a_browser_metrics_report_nested_5000_deep_is_a_400_and_counted(db):
+    from prometheus_client import REGISTRY
+
+    def rejected():
+        return (
+            REGISTRY.get_sample_value("peardeck_browser_metrics_rejected_total", {"reason": "too_deep"}) or 0
+        )
+
+    before = rejected()
+    deep = '{"app": "student", "metrics": ' + "[" * 5000 + "]" * 5000 + "}"
+    assert len(deep) < 16 * 1024
+    refused = Api().post("/api/browser-metrics", raw=deep)
+    assert refused.status_code == 400
+    assert error_of(refused)["code"] == "malformed_json"
+    assert "nested deeper" in error_of(refused)["message"]
+    assert rejected() == before + 1
+
+
+@pytest.mark.parametrize("raw", ["[" * 5000 + "]" * 5000, '{"title": ' + "[" * 100_000])
+@pytest.mark.django_db
+def test_any_api_body_nested_too_deep_is_a_400(teacher_api, raw):
+    refused = teacher_api.post("/api/decks", raw=raw)
+    assert refused.status_code == 400
+    assert error_of(refused)["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize(
+    "raw", ['{"title": NaN}', '{"title": 1e400}', '{"title": -Infinity}', '{"title": 1' + "0" * 400 + "}"]
+)
+@pytest.mark.django_db
+def test_numbers_outside_the_double_range_are_unreadable_json(teacher_api, raw):
+    refused = teacher_api.post("/api/decks", raw=raw)
+    assert refused.status_code == 400
+    assert error_of(refused)["code"] == "malformed_json"
