@@ -73,8 +73,12 @@ def _check_depth(text: str, max_depth: int) -> None:
             return
         brackets, removed = _INNERMOST.subn("", brackets)
         if not removed:
-            break  # unbalanced: the parser says so, unless what is left could nest too deep
-    if len(brackets) > max_depth:
+            # Unbalanced: the parser will say so, unless what is left could nest too deep.
+            too_deep = len(brackets) > max_depth
+            break
+    else:
+        too_deep = bool(brackets)  # a level left after max_depth of them
+    if too_deep:
         raise UnreadableJson(f"The JSON is nested deeper than {max_depth} levels.", "too_deep")
 
 

@@ -57,6 +57,7 @@ def test_a_student_joining_in_firebase_mode_gets_a_custom_token_for_their_sessio
         "state": f"/sessions/{live_session.pk}",
         "inbox": f"/inbox/{live_session.pk}/student-{student_id}",
         "acks": f"/acks/{live_session.pk}/student-{student_id}",
+        "sent": f"/sent/{live_session.pk}/student-{student_id}",
     }
 
 
