@@ -41,7 +41,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from mirror import selectors, services
 from peardeck import firebase, metrics, threads
@@ -280,7 +280,10 @@ class FirebaseWorker:
             if not acks or not self._ready(self._write_backoff, shard):
                 continue
             batch = dict(list(acks.items())[: self.batch_size])
-            cleared = services.cleared_sessions_among({int(key.split("/", 1)[0]) for key in batch})
+            try:
+                cleared = services.cleared_sessions_among({int(key.split("/", 1)[0]) for key in batch})
+            except DatabaseError:  # the database away: acks still go out, as they need none
+                cleared = set()
             # An ack written for a session already cleared would stay in Firebase for good.
             written = {
                 key: (None if int(key.split("/", 1)[0]) in cleared else ack) for key, ack in batch.items()
