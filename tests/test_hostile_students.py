@@ -226,3 +226,42 @@ def test_numbers_outside_the_double_range_are_unreadable_json(teacher_api, raw):
     refused = teacher_api.post("/api/decks", raw=raw)
     assert refused.status_code == 400
     assert error_of(refused)["code"] == "malformed_json"
+
+
+# --- 9. a Content-Security-Policy on the pages --------------------------------------------------
+
+
+def _directives(header: str) -> dict[str, list[str]]:
+    return {name: sources for name, *sources in (part.split() for part in header.split(";"))}
+
+
+@pytest.mark.parametrize("path", ["/", "/s/", "/projector/ABCDEF/"])
+@pytest.mark.django_db
+def test_every_page_runs_only_our_scripts(client, path):
+    page = client.get(path)
+    assert page.status_code == 200
+    policy = _directives(page["Content-Security-Policy"])
+    assert policy["script-src"][0] == "'self'"
+    assert "'unsafe-inline'" not in policy["script-src"] and "'unsafe-eval'" not in policy["script-src"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert policy["base-uri"] == ["'none'"]
+
+
+@pytest.mark.django_db
+def test_the_student_pages_import_map_carries_the_nonce_and_firebase_is_reachable(client, firebase_settings):
+    import re
+
+    page = client.get("/s/")
+    policy = _directives(page["Content-Security-Policy"])
+    nonce = re.search(r'<script type="importmap" nonce="([^"]+)"', page.content.decode()).group(1)
+    assert f"'nonce-{nonce}'" in policy["script-src"]
+    assert "wss://*.firebaseio.com" in policy["connect-src"]
+    assert "https://identitytoolkit.googleapis.com" in policy["connect-src"]
+    assert f"ws://{firebase_settings.FIREBASE_DATABASE_EMULATOR_HOST}" in policy["connect-src"]
+    assert client.get("/s/")["Content-Security-Policy"] != page["Content-Security-Policy"]  # a nonce each
+
+
+@pytest.mark.django_db
+def test_the_api_docs_keep_their_own_needs(client):
+    assert "Content-Security-Policy" not in client.get("/api/docs")
