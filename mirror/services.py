@@ -1,5 +1,5 @@
-"""Writes for the mirror: outbox entries, relaying them to Firebase, clearing ended sessions
-from it, and ingesting the inbox."""
+"""Writes for the mirror: relaying outbox entries to Firebase (mirror/outbox.py writes them),
+clearing ended sessions from it, and ingesting the inbox."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from domain import untrusted
+from domain.errors import DomainError
+from integrations import firebase
 from mirror import selectors
 from mirror.models import ClearedSession, OutboxEntry
-from peardeck import firebase, metrics, untrusted
-from peardeck.errors import DomainError
-from sessions.models import Session
+from observability import metrics
+from responses.services import submit_response
+from sessions.models import Session, Student
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +33,6 @@ INBOX_ENTRY_KEYS = {"question_id", "answer", "at"}
 MAX_INBOX_ENTRY_CHARS = 300_000
 # Firebase's trees that hold something of a session, all cleared with it.
 SESSION_TREES = ("sessions", "acks", "inbox", "sent")
-
-
-def record_session_change(session) -> None:
-    """Called inside the transaction of every session change (sessions.services._bump).
-
-    Stores an outbox entry in that same transaction, so the change and its Firebase write are
-    committed together or not at all. With Firebase off it does nothing.
-    """
-    if firebase.is_enabled():
-        OutboxEntry.objects.create(session_id=session.pk, seq=session.seq)
 
 
 @dataclass
@@ -189,9 +182,6 @@ def ingest_inbox_entry(entry: InboxEntry) -> dict:
 
 
 def _ingest(entry: InboxEntry) -> dict:
-    from responses.services import submit_response
-    from sessions.models import Student
-
     student_id = firebase.student_id_of_uid(entry.uid)
     student = None
     if student_id is not None:

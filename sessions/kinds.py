@@ -3,7 +3,7 @@
 This is the one place that knows the kinds, and the one check every answer passes whichever
 transport brought it (HTTP, WebSocket, Firebase inbox). Configurations and answers are checked
 with strict pydantic models (no coercion: "5" is not a number, true is not a choice index); every
-string is valid, NUL-free Unicode and every number finite (peardeck.untrusted), and every failure
+string is valid, NUL-free Unicode and every number finite (domain.untrusted), and every failure
 becomes a DomainError naming the offending field. Tallies hold for any stored answer, the largest
 finite numbers included, without overflowing.
 """
@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from peardeck.errors import DomainError
-from peardeck.untrusted import Text, printable
+from domain.errors import DomainError
+from domain.untrusted import Text, printable
 
 MULTIPLE_CHOICE = "multiple_choice"
 TEXT = "text"
@@ -374,3 +374,7 @@ def _mean(values: list[float]) -> float:
         return math.fsum(values) / len(values)
     except OverflowError:  # the sum of finite answers need not be finite
         return math.fsum(value / len(values) for value in values)
+
+
+# The kinds a student answers (every kind but the slide), e.g. for the answer metrics' labels.
+ANSWERABLE_KINDS = tuple(kind for kind in KINDS if is_answerable(kind))

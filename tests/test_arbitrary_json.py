@@ -14,10 +14,11 @@ from channels.testing import WebsocketCommunicator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from integrations import firebase
 from mirror.services import InboxEntry, ingest_inbox_entry
-from peardeck import firebase
 from sessions import services
 from tests.conftest import Api
+from tests.support.classroom import join_students, open_session
 
 ANSWERABLE = ["multiple_choice", "text", "number", "draggable", "drawing"]
 STUDENTS = 6
@@ -94,17 +95,13 @@ def body_text(question_id, submission_id, answer) -> str:
 
 @pytest.fixture
 def classroom(teacher, deck, teacher_api):
-    session, _projector_key = services.create_session(teacher=teacher, deck=deck, pacing="student")
-    session = services.start_session(session=session)
+    session, _projector_key = open_session(teacher, deck, pacing="student")
     # Unbounded numbers too, so that ±1e308 are stored, not refused.
     services.add_question(deck=deck, kind="number", prompt="Anything?", config={})
     questions = {}
     for question in deck.questions.all():
         questions.setdefault(question.kind, []).append(question)
-    students = []
-    for n in range(STUDENTS):
-        student, token = services.join_session(join_code=session.join_code, display_name=f"Student {n}")
-        students.append((student, token))
+    students = join_students(session, [f"Student {n}" for n in range(STUDENTS)])
     return {"session": session, "questions": questions, "students": students, "teacher_api": teacher_api}
 
 

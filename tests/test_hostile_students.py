@@ -9,11 +9,12 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from accounts.services import issue_api_token
+from live import services
 from peardeck.asgi import application
 from responses.models import Response
-from sessions import services
 from sessions.models import Student
 from tests.conftest import Api, error_of, join
+from tests.support.classroom import make_deck, number_questions, open_session, text_questions
 
 ORIGIN = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
 NUL = "a\u0000b"
@@ -22,11 +23,11 @@ LONE_SURROGATE = "a\ud800b"
 
 def _number_class(teacher):
     """A live session on a number question without min or max, so any finite number is allowed."""
-    deck = services.create_deck(owner=teacher, title="Anything goes")
-    question = services.add_question(deck=deck, kind="number", prompt="Pick a number", config={})
-    services.add_question(deck=deck, kind="text", prompt="Say something", config={})
-    session, projector_key = services.create_session(teacher=teacher, deck=deck)
-    return services.start_session(session=session), question, projector_key
+    deck = make_deck(
+        teacher, title="Anything goes", questions=[*number_questions("Pick a number"), *text_questions("Say")]
+    )
+    session, projector_key = open_session(teacher, deck)
+    return session, deck.questions.get(kind="number"), projector_key
 
 
 def _raw_json(body) -> str:

@@ -11,11 +11,11 @@ import time
 import pytest
 from firebase_admin import db
 
+from live import services as session_services
 from mirror import services
 from mirror.models import ClearedSession
 from mirror.worker import FirebaseWorker, fair_batch
 from responses.models import Response
-from sessions import services as session_services
 from tests.mirror.conftest import drive, inbox_ref, namespace_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -106,17 +106,15 @@ def test_an_entry_with_a_nul_is_refused_with_an_ack_and_the_rest_of_the_tick_goe
 def test_an_entry_that_fails_unexpectedly_is_refused_and_the_others_are_stored_in_the_same_tick(
     number_class, worker, firebase_app, firebase_standin, monkeypatch
 ):
-    from responses import services as response_services
-
     session, (flooder, quiet, _third), question = number_class
-    real = response_services.submit_response
+    real = services.submit_response
 
     def breaks_on_the_flooder(**kwargs):
         if kwargs["student"].pk == flooder.pk:
             raise RuntimeError("a bug that one odd answer finds")
         return real(**kwargs)
 
-    monkeypatch.setattr(response_services, "submit_response", breaks_on_the_flooder)
+    monkeypatch.setattr(services, "submit_response", breaks_on_the_flooder)
     _listening(worker)
     inbox_ref(firebase_app, session.pk, flooder.pk, "odd").set(
         {"question_id": question.pk, "answer": {"value": 1}}
