@@ -95,11 +95,8 @@ def _authentication_error(request, exc):
 def _http_error(request, exc: HttpError):
     if exc.status_code == 400 and "parse request body" in exc.message:
         cause = exc.__cause__
-        message = (
-            cause.message
-            if isinstance(cause, untrusted.UnreadableJson)
-            else "The request body is not valid JSON."
-        )
+        readable = isinstance(cause, untrusted.UnreadableJson) and cause.reason != "malformed"
+        message = cause.message if readable else "The request body is not valid JSON."
         return error_response(request, 400, "malformed_json", message, field="body")
     return error_response(request, exc.status_code, "http_error", exc.message)
 
