@@ -11,6 +11,7 @@ from accounts.models import ApiToken
 from domain import untrusted
 from domain.errors import DomainError
 from domain.tokens import TEACHER_PREFIX, new_token, token_hash
+from runtime import broadcast
 
 User = get_user_model()
 
@@ -57,10 +58,23 @@ def issue_api_token(*, user, name: str) -> tuple[ApiToken, str]:
     return token, plaintext
 
 
+@transaction.atomic
 def revoke_api_token(*, user, token_id: int) -> None:
-    deleted, _ = ApiToken.objects.filter(user=user, id=token_id).delete()
-    if not deleted:
+    """Deletes the token; sockets it opened are closed within moments (live/consumers.py)."""
+    token = ApiToken.objects.select_for_update().filter(user=user, id=token_id).first()
+    if token is None:
         raise DomainError("not_found", f"No API token {token_id} of yours.", field="token_id")
+    token.delete()
+    revoke_socket_credentials(user_id=user.pk, credentials=[("token", token.token_hash)])
+
+
+def revoke_socket_credentials(*, user_id: int, credentials: list[tuple[str, str]]) -> None:
+    """After commit, closes the teacher's sockets that were opened with one of `credentials`:
+    ("token", the API token's hash) or ("login", the hash of a login session's key)."""
+    broadcast.notify_after_commit(
+        broadcast.teacher_group_name(user_id),
+        {"type": "credentials.revoked", "credentials": [list(credential) for credential in credentials]},
+    )
 
 
 def use_api_token(plaintext: str):

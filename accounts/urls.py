@@ -1,9 +1,8 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts.views import RateLimitedLoginView
+from accounts.views import RateLimitedLoginView, RevokingLogoutView
 
 urlpatterns = [
     path("login/", RateLimitedLoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", RevokingLogoutView.as_view(), name="logout"),
 ]

@@ -12,6 +12,7 @@ from accounts.services import use_api_token
 from domain.errors import DomainError
 from domain.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, new_token, token_hash
 from responses.selectors import tallies_of
+from runtime import broadcast
 from sessions.changes import question_payload, record_change
 from sessions.joincodes import new_join_code, normalize_join_code
 from sessions.models import Deck, Question, Session, Student, display_name_key
@@ -216,6 +217,11 @@ def rotate_projector_key(*, session: Session) -> str:
     projector_key = new_token(PROJECTOR_PREFIX)
     session.projector_key_hash = token_hash(projector_key)
     session.save(update_fields=["projector_key_hash"])
+    # Projector sockets opened with an older key close (live/consumers.py).
+    broadcast.notify_after_commit(
+        broadcast.group_name(session.pk),
+        {"type": "projector.key_rotated", "key_hash": session.projector_key_hash},
+    )
     return projector_key
 
 

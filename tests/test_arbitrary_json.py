@@ -283,7 +283,6 @@ def _submit_frame(question, answer) -> str:
     return json.dumps(body, allow_nan=True)
 
 
-@pytest.mark.xfail(reason="the consumer's reader is fixed after the live-app merge", strict=True)
 @pytest.mark.parametrize("kind", ANSWERABLE)
 @pytest.mark.django_db(transaction=True)
 def test_arbitrary_frames_over_the_websocket_get_an_error_frame_and_the_socket_stays_open(classroom, kind):

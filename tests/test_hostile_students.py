@@ -266,3 +266,256 @@ def test_the_student_pages_import_map_carries_the_nonce_and_firebase_is_reachabl
 @pytest.mark.django_db
 def test_the_api_docs_keep_their_own_needs(client):
     assert "Content-Security-Policy" not in client.get("/api/docs")
+
+
+# --- 6. chunked bodies reach Django whole; bodies over the cap are a counted JSON 413 ------------
+
+
+async def _asgi_request(path: str, parts: list[bytes], headers: list[tuple[bytes, bytes]]):
+    """One HTTP request straight into the ASGI application, its body in `parts` (as a chunked
+    request arrives); returns (status, JSON body)."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"), *headers],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 5000),
+        "root_path": "",
+    }
+    pending = list(parts)
+
+    async def receive():
+        if pending:
+            return {"type": "http.request", "body": pending.pop(0), "more_body": bool(pending)}
+        return {"type": "http.disconnect"}
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    await application(scope, receive, send)
+    status = next(message["status"] for message in sent if message["type"] == "http.response.start")
+    body = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
+    return status, json.loads(body)
+
+
+CHUNKED = [(b"transfer-encoding", b"chunked")]
+REPORT = json.dumps(
+    {"app": "student", "metrics": [{"name": "app_load", "labels": {"outcome": "success"}, "value": 1}]}
+).encode()
+
+
+def _refused(reason: str) -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"transport": "http", "reason": reason}
+    return REGISTRY.get_sample_value("peardeck_messages_refused_total", labels) or 0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_chunked_report_reaches_django_whole():
+    status, body = await _asgi_request(
+        "/api/browser-metrics", [REPORT[:7], REPORT[7:30], REPORT[30:]], CHUNKED
+    )
+    assert (status, body) == (202, {"accepted": 1})
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_chunked_report_over_16_kib_is_a_413_not_a_400():
+    padded = REPORT[:-1] + b', "padding": "' + b"x" * (17 * 1024) + b'"}'
+    status, body = await _asgi_request("/api/browser-metrics", [padded[:9000], padded[9000:]], CHUNKED)
+    assert status == 413
+    assert body["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["chunked", "with content-length"])
+@pytest.mark.django_db(transaction=True)
+async def test_a_body_over_the_servers_cap_is_a_json_413_with_a_message_and_counted(settings, declared):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    before = _refused("too_large")
+    chunks = [b"x" * 6000] * 3
+    headers = [(b"content-length", b"18000")] if declared else CHUNKED
+    status, body = await _asgi_request("/api/decks", chunks, headers)
+    assert status == 413
+    assert body["error"]["code"] == "payload_too_large"
+    assert body["error"]["message"]
+    assert _refused("too_large") == before + 1
+
+
+# --- 7. a WebSocket message has the HTTP body's limits, and never costs a socket ----------------
+
+
+def test_a_websocket_message_is_capped_like_an_http_body(settings):
+    from runtime.workers import PeardeckWorker
+
+    assert PeardeckWorker.CONFIG_KWARGS["ws_max_size"] == settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+async def _student_socket(session, token):
+    communicator = WebsocketCommunicator(
+        application, f"/ws/sessions/{session.join_code}/student/?token={token}", headers=ORIGIN
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
+    return communicator
+
+
+async def _reply(communicator) -> dict:
+    output = await communicator.receive_output(timeout=5)
+    assert output["type"] == "websocket.send", f"the socket was dropped: {output}"
+    return json.loads(output["text"])
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("[" * 10_000 + "]" * 10_000, "malformed_json"),
+        ('{"type": "submit", "question_id": 1, "submission_id": "a", "answer": {"text": "a\\u0000b"}}', None),
+        ('{"type": "sync", "seq": 1e999}', "malformed_json"),
+        ('{"type": "' + "x" * 100_000 + '\\u0000"}', "unknown_message"),
+        ('{"type": "submit", "question_id": 1e308, "submission_id": {"a": [1]}, "answer": {}}', "invalid"),
+    ],
+    ids=["10,000 deep", "a NUL in an answer", "1e999", "a made-up type", "odd ids"],
+)
+@pytest.mark.django_db(transaction=True)
+async def test_a_hostile_frame_gets_an_error_frame_and_the_socket_stays_open(teacher, frame, code):
+    session, _question, _key = await database_sync_to_async(_number_class)(teacher)
+    text_question = await database_sync_to_async(lambda: session.deck.questions.get(kind="text"))()
+    await database_sync_to_async(services.go_to_question)(session=session, question_id=text_question.pk)
+    _student, token = await database_sync_to_async(services.join_session)(
+        join_code=session.join_code, display_name="Mallory"
+    )
+    communicator = await _student_socket(session, token)
+    await communicator.send_to(
+        text_data=frame.replace('"question_id": 1,', f'"question_id": {text_question.pk},')
+    )
+    reply = await _reply(communicator)
+    assert reply["type"] == "error"
+    assert reply["code"] == (code or "invalid_answer")
+    assert 0 < len(reply["message"]) < 200
+    await communicator.send_json_to({"type": "ping"})
+    assert await _reply(communicator) == {"type": "pong"}
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_flooding_messages_gets_rate_limited_and_keeps_its_socket(teacher):
+    from live.consumers import MESSAGE_BURST
+
+    session, _question, _key = await database_sync_to_async(_number_class)(teacher)
+    _student, token = await database_sync_to_async(services.join_session)(
+        join_code=session.join_code, display_name="Flo"
+    )
+    communicator = await _student_socket(session, token)
+    for _ in range(int(MESSAGE_BURST) + 20):
+        await communicator.send_json_to({"type": "ping"})
+    replies = [await _reply(communicator) for _ in range(int(MESSAGE_BURST) + 1)]
+    assert replies[:-1] == [{"type": "pong"}] * int(MESSAGE_BURST)
+    assert replies[-1]["code"] == "rate_limited"
+    assert await communicator.receive_nothing(timeout=0.3)  # one error for the whole excess
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reconnect_with_an_odd_since_is_greeted_not_dropped(teacher):
+    session, _question, _key = await database_sync_to_async(_number_class)(teacher)
+    _student, token = await database_sync_to_async(services.join_session)(
+        join_code=session.join_code, display_name="Sia"
+    )
+    communicator = WebsocketCommunicator(
+        application, f"/ws/sessions/{session.join_code}/student/?token={token}&since=%C2%B2", headers=ORIGIN
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    hello = await _reply(communicator)
+    assert hello["type"] == "hello" and hello["state"] is not None
+    await communicator.disconnect()
+
+
+# --- 9. revocation reaches open sockets -------------------------------------------------------------
+
+
+async def _closed_within(communicator, seconds: float) -> int:
+    """The close code the socket gets within `seconds`, after any frames before it."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        output = await communicator.receive_output(
+            timeout=max(0.01, deadline - asyncio.get_running_loop().time())
+        )
+        if output["type"] == "websocket.close":
+            return output["code"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_teacher_socket_closes_when_its_api_token_is_revoked_and_others_stay(teacher):
+    session, _question, _key = await database_sync_to_async(_number_class)(teacher)
+    revoked, revoked_token = await database_sync_to_async(issue_api_token)(user=teacher, name="laptop")
+    _kept, kept_token = await database_sync_to_async(issue_api_token)(user=teacher, name="phone")
+    sockets = {}
+    for name, token in (("revoked", revoked_token), ("kept", kept_token)):
+        sockets[name] = WebsocketCommunicator(
+            application, f"/ws/sessions/{session.join_code}/teacher/?token={token}", headers=ORIGIN
+        )
+        assert (await sockets[name].connect(timeout=5))[0]
+        assert (await sockets[name].receive_json_from(timeout=5))["type"] == "hello"
+
+    deleted = await database_sync_to_async(Api(kept_token).delete)(f"/api/auth/tokens/{revoked.pk}")
+    assert deleted.status_code == 204
+
+    assert await _closed_within(sockets["revoked"], 3) == 4401
+    await sockets["kept"].send_json_to({"type": "ping"})
+    assert await _reply(sockets["kept"]) == {"type": "pong"}
+    await sockets["kept"].disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_projector_socket_closes_when_its_key_is_rotated_and_the_new_key_works(teacher):
+    session, _question, projector_key = await database_sync_to_async(_number_class)(teacher)
+    _token, teacher_token = await database_sync_to_async(issue_api_token)(user=teacher, name="t")
+    old = WebsocketCommunicator(
+        application, f"/ws/sessions/{session.join_code}/projector/?token={projector_key}", headers=ORIGIN
+    )
+    assert (await old.connect(timeout=5))[0]
+    assert (await old.receive_json_from(timeout=5))["type"] == "hello"
+
+    rotated = await database_sync_to_async(Api(teacher_token).post)(
+        f"/api/sessions/{session.pk}/projector-key"
+    )
+    new_key = rotated.json()["projector_key"]
+
+    assert await _closed_within(old, 3) == 4401
+    fresh = WebsocketCommunicator(
+        application, f"/ws/sessions/{session.join_code}/projector/?token={new_key}", headers=ORIGIN
+    )
+    assert (await fresh.connect(timeout=5))[0]
+    assert (await fresh.receive_json_from(timeout=5))["type"] == "hello"
+    await database_sync_to_async(services.rotate_projector_key)(session=session)
+    assert await _closed_within(fresh, 3) == 4401
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_dashboard_socket_closes_when_the_teacher_logs_out(teacher):
+    from django.test import Client
+
+    session, _question, _key = await database_sync_to_async(_number_class)(teacher)
+    browser = Client()
+    await database_sync_to_async(browser.force_login)(teacher)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+    dashboard = WebsocketCommunicator(
+        application, f"/ws/sessions/{session.join_code}/teacher/", headers=[*ORIGIN, (b"cookie", cookie)]
+    )
+    assert (await dashboard.connect(timeout=5))[0]
+    assert (await dashboard.receive_json_from(timeout=5))["type"] == "hello"
+
+    await database_sync_to_async(browser.post)("/accounts/logout/")
+
+    assert await _closed_within(dashboard, 3) == 4401
