@@ -519,3 +519,35 @@ async def test_a_dashboard_socket_closes_when_the_teacher_logs_out(teacher):
     await database_sync_to_async(browser.post)("/accounts/logout/")
 
     assert await _closed_within(dashboard, 3) == 4401
+
+
+# --- beyond the list: a loop in the browser console ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_student_flooding_the_api_is_rate_limited_and_the_rest_of_the_class_is_not(
+    live_session, questions, monkeypatch
+):
+    from django.conf import settings
+
+    from sessions.auth import STUDENT_REQUESTS
+
+    monkeypatch.setattr(STUDENT_REQUESTS, "rate", 0.5)  # this machine is slower than a script
+    flooder, classmate = join(live_session, "Loop"), join(live_session, "Calm")
+    statuses = [
+        flooder.post(
+            "/api/student/responses",
+            {
+                "question_id": questions["multiple_choice"].pk,
+                "submission_id": f"f{n}",
+                "answer": {"choices": [0]},
+            },
+        ).status_code
+        for n in range(int(settings.STUDENT_REQUEST_BURST) + 10)
+    ]
+    assert statuses.count(429) >= 9
+    refused = flooder.get("/api/student/state")
+    assert refused.status_code == 429
+    assert error_of(refused)["code"] == "rate_limited"
+    assert int(refused["Retry-After"]) >= 1
+    assert classmate.get("/api/student/state").status_code == 200
