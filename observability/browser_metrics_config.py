@@ -69,13 +69,14 @@ REJECTION_REASONS = (
     "too_large",  # body over MAX_BODY_BYTES (413)
     "rate_limited",  # the client sent too many reports (429)
     "malformed",  # not JSON, or not the report's shape
+    "too_deep",  # JSON nested deeper than domain.untrusted.MAX_DEPTH (400)
     "unknown_app",
     "too_many_items",  # more than MAX_ITEMS items in one report
     "unknown_metric",
     "unknown_label",  # a label name not declared for the metric, or a declared one missing
     "unknown_label_value",
     "wrong_type",  # not a number, or a fractional count
-    "not_finite",  # NaN or infinity
+    "not_finite",  # NaN, infinity or beyond the double range (400 when the JSON itself holds it)
     "out_of_range",  # a count outside 1..COUNTER_MAX, seconds outside 0..SECONDS_MAX
 )
 

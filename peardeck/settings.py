@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "runtime.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "web.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -223,6 +224,9 @@ RATE_LIMITS = {
     # Per student: a page asks for a fresh custom token about once an hour, or after a reload.
     "firebase_token": (env_int("RATE_LIMIT_FIREBASE_TOKEN", 10), 60),
 }
+# Per student token, in each web process (web/ratelimit.py Budgets): requests a second, and at once.
+STUDENT_REQUESTS_PER_SECOND = env_float("STUDENT_REQUESTS_PER_SECOND", 10.0)
+STUDENT_REQUEST_BURST = env_float("STUDENT_REQUEST_BURST", 40.0)
 # How many proxies in front of us append to X-Forwarded-For (the GKE load balancer adds one).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 

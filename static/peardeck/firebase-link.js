@@ -7,9 +7,12 @@
  * - it listens to the session's mirrored state (peardeck's mirror/README.md, "Data layout") and
  *   hands it to the link as a full state: in a teacher-paced session the document holds everything
  *   the student's page shows; otherwise (student pacing) a change makes the link refetch over HTTP;
- * - it carries answers: {question_id, answer} written once at <inbox>/<submission id>, the outcome
- *   read from <acks>/<submission id> and handed over as "submitted" or "error", as the WebSocket
- *   does. The worker stores a replayed submission id once, so a retry over HTTP is safe.
+ * - it carries answers: {question_id, answer, at} written once at <inbox>/<submission id>, in one
+ *   update with the student's <sent> marker {id, at} (the rules take one answer per update and at
+ *   most one every 250 ms; a drawing's strokes travel as one JSON string, whose length the rules
+ *   can bound), the outcome read from <acks>/<submission id> and handed over as "submitted" or
+ *   "error", as the WebSocket does. A refused write is sent over HTTP instead; the worker stores
+ *   a replayed submission id once, so that is safe.
  * It is up while the SDK says it is connected and the state has arrived.
  */
 (function () {
@@ -214,7 +217,15 @@
         if (ack.status === "stored") link.receive({ type: "submitted", submission_id: id, question_id: ack.question_id, version: ack.version });
         else link.receive({ type: "error", submission_id: id, code: ack.code, message: ack.message, field: ack.field || null });
       });
-      dbSdk.set(dbSdk.ref(db, `${credentials.paths.inbox}/${id}`), { question_id: message.question_id, answer: message.answer }).catch(() => {
+      const at = dbSdk.serverTimestamp();
+      let answer = message.answer;
+      if (answer && Array.isArray(answer.strokes)) answer = { ...answer, strokes: JSON.stringify(answer.strokes) };
+      const entry = { question_id: message.question_id, answer, at };
+      const paths = credentials.paths;
+      dbSdk.update(dbSdk.ref(db), {
+        [`${paths.inbox}/${id}`.replace(/^\//, "")]: entry,
+        [paths.sent.replace(/^\//, "")]: { id, at },
+      }).catch(() => {
         // Refused or lost: the page sends the same submission over HTTP instead.
         if (answered) return;
         answered = true;

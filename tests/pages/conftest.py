@@ -32,9 +32,18 @@ def teacher_account(server):
 
 
 def page_errors(page) -> list[str]:
-    """Collects uncaught JavaScript errors of a page, to assert there were none."""
+    """Collects uncaught JavaScript errors of a page, and whatever its Content-Security-Policy
+    refused, to assert there were none."""
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     return errors
 
 
