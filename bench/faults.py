@@ -726,6 +726,7 @@ def start_system(tmp: Path, stack: contextlib.ExitStack, options: argparse.Names
         "FIREBASE_DATABASE_EMULATOR_HOST": standin.address,
         "FIREBASE_CREDENTIALS_FILE": str(write_service_account(tmp, NAMESPACE)),
         "RATE_LIMIT_JOIN": "1000000",
+        "RATE_LIMIT_JOIN_CODE": "1000000",
         "RATE_LIMIT_LOGIN": "1000000",
         "PEARDECK_VAR_DIR": str(tmp / "var"),
         "DATABASE_POOL_TIMEOUT": "5",

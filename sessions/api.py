@@ -6,10 +6,11 @@ from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.decorators import decorate_view
 
-from peardeck import firebase, instrument
+from peardeck import firebase, instrument, ratelimit
 from peardeck.auth import active_student, projector_auth, student_auth, teacher_auth
+from peardeck.errors import DomainError
 from peardeck.polling import conditional
-from peardeck.ratelimit import check_rate, client_address
+from peardeck.ratelimit import check_rate
 from responses.selectors import projector_state, student_view, student_view_version
 from sessions import kinds, selectors, services
 from sessions.models import Deck, Session
@@ -280,8 +281,14 @@ def end_session(request, session_id: int):
 )
 @decorate_view(instrument.count_join_outcome)
 def join(request, payload: JoinIn):
-    check_rate("join", client_address(request))
-    student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)
+    network = ratelimit.check_join(request, payload.join_code)
+    try:
+        student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)
+    except DomainError as refusal:
+        if refusal.code == "session_not_found":
+            ratelimit.note_failed_join(network)
+        raise
+    ratelimit.note_joined(network)
     return Status(
         201, {"token": token, **student_view(student), "firebase": firebase.student_credentials(student)}
     )
