@@ -6,9 +6,9 @@ Time stands still in each test (tests/conftest.py), so every request falls in on
 import pytest
 from django.test import Client, RequestFactory
 
-from peardeck import ratelimit
 from sessions.models import Student
 from tests.conftest import Api
+from web import ratelimit
 
 LOAD_BALANCER = "34.117.10.20"  # the forwarding rule's address, which Google appends last
 GFE = "35.191.1.2"  # the load balancer's proxy that connects to the pod
