@@ -38,7 +38,7 @@ def test_a_class_of_thirty_behind_one_school_address_joins_within_a_minute(live_
 
 
 def test_four_classes_behind_one_school_address_join_in_the_same_minute(teacher, deck):
-    from sessions import services
+    from live import services
 
     school = joiner("198.51.100.7")
     for _class in range(4):
