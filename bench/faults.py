@@ -61,7 +61,16 @@ sys.path.insert(0, str(ROOT))
 from tests.firebase_standin.credentials import write_service_account  # noqa: E402
 from tests.support.server import free_port, running_server  # noqa: E402
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _postgres_bin() -> Path:
+    """PG_BIN, or the newest PostgreSQL server installed the Debian way."""
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _postgres_bin()
 PG_USER = "postgres"  # initdb refuses to run as root; the cluster's files belong to this account
 NAMESPACE = "peardeck-faults"
 PROTOCOL = "peardeck.v1"

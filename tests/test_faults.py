@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
 def test_no_acknowledged_answer_is_lost_through_the_short_fault_suite():
+    from bench.faults import PG_BIN
+
     if not (PG_BIN / "initdb").exists():
         pytest.fail(f"PostgreSQL's server binaries are required under {PG_BIN} (apt-get install postgresql)")
     env = {
