@@ -5,7 +5,7 @@ from django.conf import settings
 from domain.errors import DomainError
 from sessions.selectors import session_for_projector_key, student_for_token
 from web.auth import bearer_token
-from web.ratelimit import Budgets, check_budget
+from web.ratelimit import Budgets, check_token_budget
 
 # Every request made with a student's token, whatever the endpoint: far more than a page makes
 # (it polls every few seconds at most and answers by hand), far less than a loop in a console.
@@ -15,7 +15,7 @@ STUDENT_REQUESTS = Budgets(rate=settings.STUDENT_REQUESTS_PER_SECOND, burst=sett
 def _student_within_budget(token: str):
     student = student_for_token(token)
     if student is not None:
-        check_budget(STUDENT_REQUESTS, "student", student.pk)
+        check_token_budget(STUDENT_REQUESTS, "student", student.pk)
     return student
 
 

@@ -69,8 +69,7 @@ def firebase_class(tmp_path_factory):
         running_server(firebase_first, log_path=tmp / "gunicorn-firebase-first.log") as firebase_server,
     ):
         worker_env = {**os.environ, **env}
-        for name in ("DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR"):
-            worker_env.pop(name, None)
+        worker_env.pop("DJANGO_SETTINGS_MODULE", None)
         if "DATABASE_URL" not in env:
             worker_env.pop("DATABASE_URL", None)
         worker = subprocess.Popen(
