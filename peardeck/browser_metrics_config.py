@@ -10,7 +10,7 @@ A Python module rather than YAML: it names the metric objects themselves, so a t
 rather than at the first report, and it needs no YAML parser at run time.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from peardeck import metrics
 
@@ -34,6 +34,9 @@ class BrowserMetric:
     # Label name → accepted values, as the client sends them (the `app` label comes from the report).
     labels: dict
     per_app: bool = True
+    # Labels a client may leave out, and the value they then take: a label added to a metric
+    # does not make the reports of pages loaded before the deploy invalid.
+    defaults: dict = field(default_factory=dict)
 
 
 ACCEPTED = {
@@ -55,11 +58,18 @@ ACCEPTED = {
     # students the Realtime Database through the Firebase JS SDK): `connected` when the link came up
     # (WebSocket hello; Firebase signed in and first value arrived), `failed` when it closed or
     # errored first (a refused Firebase sign-in included), `timeout` when nothing happened within
-    # the client's connect timeout. Every retry is an attempt of its own.
+    # the client's connect timeout. Every retry is an attempt of its own. `firebase_transport` says
+    # which transport the Firebase SDK ended on for a connected Firebase link (`websocket`, or
+    # `long_polling` when WebSockets are stopped on the way); `none` for anything else.
     "transport_connect": BrowserMetric(
         metrics.BROWSER_TRANSPORT_CONNECTS,
         COUNTER,
-        {"transport": ("websocket", "firebase"), "outcome": ("connected", "failed", "timeout")},
+        {
+            "transport": ("websocket", "firebase"),
+            "outcome": ("connected", "failed", "timeout"),
+            "firebase_transport": ("none", "websocket", "long_polling"),
+        },
+        defaults={"firebase_transport": "none"},
     ),
 }
 
