@@ -1,10 +1,11 @@
 """The one list of what browsers may report to POST /api/browser-metrics.
 
 A report names its app and carries items {"name", "labels", "value"}. Only the names below are
-accepted, each with exactly its declared labels and only the listed values for them; anything else
-is refused and counted (peardeck_browser_metrics_rejected_total{reason}). Adding a metric or a
-label value here (and its declaration in peardeck/metrics.py and deploy/monitoring/metrics.yml) is
-the whole change a new client measurement needs.
+accepted, each with exactly its declared labels (one with a default may be left out) and only the
+listed values for them; anything else is refused and counted
+(peardeck_browser_metrics_rejected_total{reason}). Adding a metric or a label value here (and its
+declaration in peardeck/metrics.py and deploy/monitoring/metrics.yml) is the whole change a new
+client measurement needs.
 
 A Python module rather than YAML: it names the metric objects themselves, so a typo fails at import
 rather than at the first report, and it needs no YAML parser at run time.
