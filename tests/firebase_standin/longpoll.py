@@ -192,6 +192,7 @@ class LongPollTransport:
             with self._state:
                 self._polls_open -= 1
                 self._last_poll = time.monotonic()
+                self._state.notify_all()  # the watchdog counts quiet time from now
                 closed = self._closed
             if closed:
                 # Not under self._state: the server's lock is always taken before a transport's.
@@ -251,10 +252,13 @@ class LongPollTransport:
         idle = self.standin.long_poll_idle_seconds
         with self._state:
             while not self._closed:
+                if self._polls_open:
+                    self._state.wait(idle)  # a poll that ends wakes it
+                    continue
                 quiet = time.monotonic() - self._last_poll
-                if self._polls_open == 0 and quiet >= idle:
+                if quiet >= idle:
                     break
-                self._state.wait(max(0.05, idle - quiet))
+                self._state.wait(idle - quiet)
             else:
                 return
         self.client_left()

@@ -316,6 +316,9 @@ class RealtimeSession:
             self._listens.clear()
             pending, self._on_disconnect = self._on_disconnect, []
             self._set_auth(None, owner=False)
+            candidate, self._candidate = self._candidate, None
+        if candidate is not None:
+            candidate.close()  # a WebSocket offered a session that is gone
         for listener in listeners:
             self.standin.remove_listener(listener)
         self.standin._register_session(self, False)

@@ -352,3 +352,16 @@ def test_polls_keep_a_connection_alive_past_the_idle_time(standin):
     finally:
         stop.set()
         poller.join()
+
+
+def test_a_socket_waiting_to_take_over_closes_when_the_long_polling_client_leaves(standin):
+    client = LongPollClient(standin)
+    socket = websocket.connect("127.0.0.1", standin.port, f"/.ws?v=5&s={client.id}&ns={NS}")
+    assert json.loads(socket.receive())["d"]["t"] == "a"
+
+    client.get(disconn="t", id=client.id, pw=client.password)
+
+    socket.sock.settimeout(3)  # a timeout would be an OSError, not a close
+    with pytest.raises(websocket.ConnectionClosed):
+        socket.receive()
+    assert standin.socket_count == 0
