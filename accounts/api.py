@@ -2,10 +2,10 @@ from django.contrib.auth import authenticate
 from ninja import Field, Router, Schema, Status
 
 from accounts import services
+from accounts.auth import teacher_auth
 from accounts.selectors import api_tokens_of
-from peardeck.auth import teacher_auth
-from peardeck.errors import DomainError
-from peardeck.ratelimit import check_rate, client_address
+from domain.errors import DomainError
+from web.ratelimit import check_rate, client_address
 
 router = Router(tags=["teacher accounts"])
 

@@ -1,13 +1,19 @@
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import ApiToken
-from peardeck.errors import DomainError
-from peardeck.tokens import TEACHER_PREFIX, new_token, token_hash
+from domain.errors import DomainError
+from domain.tokens import TEACHER_PREFIX, new_token, token_hash
 
 User = get_user_model()
+
+# last_used_at is advisory; writing it on every request would turn every read into a write.
+_LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
 @transaction.atomic
@@ -40,3 +46,17 @@ def revoke_api_token(*, user, token_id: int) -> None:
     deleted, _ = ApiToken.objects.filter(user=user, id=token_id).delete()
     if not deleted:
         raise DomainError("not_found", f"No API token {token_id} of yours.", field="token_id")
+
+
+def use_api_token(plaintext: str):
+    """The active teacher an API token belongs to, or None; notes when the token was last used
+    (at most once per _LAST_USED_RESOLUTION, so most calls only read)."""
+    if not plaintext.startswith(TEACHER_PREFIX):
+        return None
+    token = ApiToken.objects.select_related("user").filter(token_hash=token_hash(plaintext)).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

@@ -1,8 +1,8 @@
 from django.contrib.auth.views import LoginView
 from django.http import HttpResponse
 
-from peardeck.errors import DomainError
-from peardeck.ratelimit import check_rate, client_address
+from domain.errors import DomainError
+from web.ratelimit import check_rate, client_address
 
 
 class RateLimitedLoginView(LoginView):

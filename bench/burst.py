@@ -34,13 +34,18 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.classroom import (  # noqa: E402
+    CHOICES,
+    ONE_CHOICE_QUESTION,
+    open_class_async,
+    sign_up_teacher_async,
+)
 from tests.support.server import fresh_postgres_database, running_server  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # A Redis database of its own: other benchmarks and the live tests use 0, 3, 5, 7 and 8.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 PROTOCOL = "peardeck.v1"
-CHOICES = ["a", "b", "c", "d"]
 CONNECT_WAVE = 100  # sockets opened at once, so the server's accept queue keeps up
 
 
@@ -107,34 +112,19 @@ def raise_file_limit(needed: int) -> None:
 
 
 async def prepare(http: httpx.AsyncClient, classes: int, students: int, teachers: int) -> list[Classroom]:
-    tokens = []
-    for n in range(teachers):
-        signup = await http.post(
-            "/auth/signup", json={"username": f"burst{n}", "password": "burst-password-2024"}
-        )
-        signup.raise_for_status()
-        tokens.append(signup.json()["token"])
+    accounts = [await sign_up_teacher_async(http, username=f"burst{n}") for n in range(teachers)]
 
     async def open_class(number: int) -> Classroom:
-        token = tokens[number % teachers]
-        teacher = {"Authorization": f"Bearer {token}"}
-        deck = (await http.post("/decks", json={"title": f"burst {number}"}, headers=teacher)).json()
-        question = (
-            await http.post(
-                f"/decks/{deck['id']}/questions",
-                json={"kind": "multiple_choice", "prompt": "?", "config": {"choices": CHOICES}},
-                headers=teacher,
-            )
-        ).json()
-        session = (await http.post("/sessions", json={"deck_id": deck["id"]}, headers=teacher)).json()
-        (await http.post(f"/sessions/{session['id']}/start", headers=teacher)).raise_for_status()
-        classroom = Classroom(number, token, session["id"], session["join_code"], question["id"])
-        for n in range(students):
-            joined = await http.post(
-                "/join", json={"join_code": session["join_code"], "display_name": f"s{n}"}
-            )
-            joined.raise_for_status()
-            state = joined.json()
+        live = await open_class_async(
+            http,
+            teacher=accounts[number % teachers],
+            title=f"burst {number}",
+            questions=ONE_CHOICE_QUESTION,
+            students=[f"s{n}" for n in range(students)],
+        )
+        question = live.questions[0]
+        classroom = Classroom(number, live.teacher.token, live.session_id, live.join_code, question["id"])
+        for n, state in enumerate(live.joined.values()):
             current = state.get("question") or {}
             if current.get("id") != question["id"]:
                 raise RuntimeError(f"class {number}: a joining student is not on the question: {state}")

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.submit import ADMIN_URL, REDIS_URL  # noqa: E402
+from tests.support.classroom import open_class_async, sign_up_teacher_async, text_questions  # noqa: E402
 from tests.support.server import fresh_postgres_database, running_server  # noqa: E402
 
 
@@ -43,23 +44,15 @@ def percentile(values: list[float], fraction: float) -> float:
 async def run(base: str, master_pid: int, students: int, rounds: int) -> None:
     api = f"{base}/api"
     async with httpx.AsyncClient(base_url=api, timeout=30) as http:
-        signup = await http.post(
-            "/auth/signup", json={"username": "fanout", "password": "fanout-password-2024"}
+        teacher_account = await sign_up_teacher_async(http, username="fanout")
+        live = await open_class_async(
+            http,
+            teacher=teacher_account,
+            title="fanout",
+            questions=text_questions(*(f"q{n}" for n in range(rounds + 1))),
+            students=[f"s{n}" for n in range(students)],
         )
-        teacher = {"Authorization": f"Bearer {signup.json()['token']}"}
-        deck = (await http.post("/decks", json={"title": "fanout"}, headers=teacher)).json()
-        for n in range(rounds + 1):
-            await http.post(
-                f"/decks/{deck['id']}/questions", json={"kind": "text", "prompt": f"q{n}"}, headers=teacher
-            )
-        session = (await http.post("/sessions", json={"deck_id": deck["id"]}, headers=teacher)).json()
-        await http.post(f"/sessions/{session['id']}/start", headers=teacher)
-        tokens = []
-        for n in range(students):
-            joined = await http.post(
-                "/join", json={"join_code": session["join_code"], "display_name": f"s{n}"}
-            )
-            tokens.append(joined.json()["token"])
+        teacher, session, tokens = teacher_account.headers, live.session, live.tokens
 
         await asyncio.sleep(1)
         rss_before = worker_rss_kib(master_pid)

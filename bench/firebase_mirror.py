@@ -60,23 +60,17 @@ def main() -> None:
     django.setup()
     from firebase_admin import db
 
-    from accounts.services import create_teacher
-    from peardeck import firebase
+    from integrations import firebase
+    from live import services as live_services
     from responses.models import Response, Submission
-    from sessions import services
+    from tests.support.classroom import join_students, make_deck, make_teacher, number_questions, open_session
 
-    teacher = create_teacher(username="bench", password="bench-password-42")
-    deck = services.create_deck(owner=teacher, title="bench")
-    for index in range(40):
-        services.add_question(deck=deck, kind="number", prompt=f"Q{index}", config={})
+    teacher = make_teacher("bench")
+    deck = make_deck(teacher, title="bench", questions=number_questions(*(f"Q{n}" for n in range(40))))
     classes = []
     for _ in range(options.sessions):
-        session, _key = services.create_session(teacher=teacher, deck=deck)
-        session = services.start_session(session=session)
-        students = [
-            services.join_session(join_code=session.join_code, display_name=f"S{index}")[0]
-            for index in range(30)
-        ]
+        session, _key = open_session(teacher, deck)
+        students = [student for student, _token in join_students(session, (f"S{n}" for n in range(30)))]
         classes.append((session, students))
     port = free_port()
     worker = subprocess.Popen(
@@ -111,14 +105,14 @@ def main() -> None:
         )
         for rate in [int(rate) for rate in options.rates.split(",")]:
             for session, _students in classes:
-                moved = services.step_question(session=session, step=1)  # everyone on a fresh question
+                moved = live_services.step_question(session=session, step=1)  # everyone on a fresh question
                 session.current_question_id = moved.current_question_id
             time.sleep(1)
             stored_before = Submission.objects.count()
             refused_before = _refused(standin)
             standin.reset_counts()
             started = time.monotonic()
-            written = run_load(db, app, classes, rate, options.seconds, services)
+            written = run_load(db, app, classes, rate, options.seconds, live_services)
             # Until the worker has taken (and acknowledged) every answer, or a minute more.
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and any(
@@ -169,10 +163,10 @@ def _children(node, depth: int) -> list:
     return [leaf for child in values for leaf in _children(child, depth - 1)]
 
 
-def run_load(db, app, classes, rate: int, seconds: float, services) -> int:
+def run_load(db, app, classes, rate: int, seconds: float, live_services) -> int:
     """Writes `rate` answers per second spread over every student, and steps each class's question
     every 5 s; returns how many answers were written."""
-    from peardeck import firebase
+    from integrations import firebase
 
     written = 0
     lock = threading.Lock()
@@ -207,7 +201,7 @@ def run_load(db, app, classes, rate: int, seconds: float, services) -> int:
             time.sleep(5)
             for session, _students in classes:
                 with contextlib.suppress(Exception):  # the last question: stay on it
-                    moved = services.step_question(session=session, step=1)
+                    moved = live_services.step_question(session=session, step=1)
                     current[session.pk] = moved.current_question_id
         connection.close()
 

@@ -70,21 +70,17 @@ def main() -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from accounts.services import create_teacher
+    from integrations import firebase
     from mirror.services import InboxEntry, ingest_inbox_entry
-    from peardeck import firebase
-    from sessions import services
+    from tests.support.classroom import join_students, make_deck, make_teacher, number_questions, open_session
 
-    teacher = create_teacher(username="bench", password="bench-password-42")
-    deck = services.create_deck(owner=teacher, title="bench")
-    question = services.add_question(deck=deck, kind="number", prompt="Q", config={})
+    teacher = make_teacher("bench")
+    deck = make_deck(teacher, title="bench", questions=number_questions("Q"))
+    question = deck.questions.get()
     everyone = []
     for _ in range(options.sessions):
-        session, _key = services.create_session(teacher=teacher, deck=deck)
-        session = services.start_session(session=session)
-        services.go_to_question(session=session, question_id=question.pk)
-        for index in range(30):
-            student = services.join_session(join_code=session.join_code, display_name=f"S{index}")[0]
+        session, _key = open_session(teacher, deck)
+        for student, _token in join_students(session, (f"S{n}" for n in range(30))):
             everyone.append((session.pk, student.pk))
     print(f"{len(everyone)} students in {options.sessions} classes, {options.threads} thread(s)")
     connection.close()

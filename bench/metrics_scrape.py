@@ -23,7 +23,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.peardeck.live import open_class  # noqa: E402
+from tests.support.metrics import answering_class  # noqa: E402
 from tests.support.server import free_port, fresh_postgres_database, running_server  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -133,7 +133,7 @@ def main() -> None:
         }
         log = Path(tmp) / "gunicorn.log"
         with running_server(env, workers=args.workers, log_path=log) as base:
-            tokens, question = open_class(base, students=30)
+            tokens, question = answering_class(base, students=30)
             script = Path(tmp) / "mix.lua"
             script.write_text(MIX_LUA % {"tokens": ", ".join(f'"{t}"' for t in tokens), "question": question})
             output = subprocess.run(

@@ -19,11 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.classroom import ONE_CHOICE_QUESTION, open_class, sign_up_teacher  # noqa: E402
 from tests.support.server import fresh_postgres_database, running_server  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -64,27 +63,18 @@ end
 
 def prepare_classes(base: str, classes: int, students: int) -> tuple[list[str], list[int]]:
     """A morning in miniature: several live classes; returns each student's token and question."""
-    api = f"{base}/api"
-    token = httpx.post(
-        f"{api}/auth/signup", json={"username": "bench", "password": "bench-password-2024"}
-    ).json()["token"]
-    teacher = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"})
+    teacher = sign_up_teacher(base, username="bench")
     tokens, questions = [], []
     for class_number in range(classes):
-        deck = teacher.post("/decks", json={"title": f"bench {class_number}"}).json()
-        question = teacher.post(
-            f"/decks/{deck['id']}/questions",
-            json={"kind": "multiple_choice", "prompt": "?", "config": {"choices": ["a", "b", "c", "d"]}},
-        ).json()
-        session = teacher.post("/sessions", json={"deck_id": deck["id"]}).json()
-        teacher.post(f"/sessions/{session['id']}/start")
-        for n in range(students):
-            joined = httpx.post(
-                f"{api}/join", json={"join_code": session["join_code"], "display_name": f"s{n}"}
-            )
-            joined.raise_for_status()
-            tokens.append(joined.json()["token"])
-            questions.append(question["id"])
+        live = open_class(
+            base,
+            teacher=teacher,
+            title=f"bench {class_number}",
+            questions=ONE_CHOICE_QUESTION,
+            students=[f"s{n}" for n in range(students)],
+        )
+        tokens += live.tokens
+        questions += [live.questions[0]["id"]] * students
     # Interleave the classes so concurrent requests hit different sessions, as they would.
     order = sorted(range(len(tokens)), key=lambda i: (i % students, i // students))
     return [tokens[i] for i in order], [questions[i] for i in order]

@@ -14,7 +14,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from peardeck import firebase, metrics
+from integrations import firebase
+from observability import metrics
 
 log = logging.getLogger(__name__)
 

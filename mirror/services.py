@@ -1,5 +1,5 @@
-"""Writes for the mirror: outbox entries, relaying them to Firebase, clearing ended sessions
-from it, and ingesting the inbox."""
+"""Writes for the mirror: relaying outbox entries to Firebase (mirror/outbox.py writes them),
+clearing ended sessions from it, and ingesting the inbox."""
 
 from __future__ import annotations
 
@@ -12,26 +12,17 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from domain.errors import DomainError
+from integrations import firebase
 from mirror import selectors
 from mirror.models import ClearedSession, OutboxEntry
-from peardeck import firebase
-from peardeck.errors import DomainError
-from sessions.models import Session
+from responses.services import submit_response
+from sessions.models import Session, Student
 
 log = logging.getLogger(__name__)
 
 # Keys an inbox entry may hold; database.rules.json allows the same.
 INBOX_ENTRY_KEYS = {"question_id", "answer"}
-
-
-def record_session_change(session) -> None:
-    """Called inside the transaction of every session change (sessions.services._bump).
-
-    Stores an outbox entry in that same transaction, so the change and its Firebase write are
-    committed together or not at all. With Firebase off it does nothing.
-    """
-    if firebase.is_enabled():
-        OutboxEntry.objects.create(session_id=session.pk, seq=session.seq)
 
 
 @dataclass
@@ -164,9 +155,6 @@ def ingest_inbox_entry(entry: InboxEntry) -> dict:
     submission_id) is the same response, acknowledged again. Errors that are not the answer's
     fault (the database away) propagate: the entry is then neither stored nor acknowledged.
     """
-    from responses.services import submit_response
-    from sessions.models import Student
-
     student_id = firebase.student_id_of_uid(entry.uid)
     student = None
     if student_id is not None:

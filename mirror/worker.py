@@ -37,8 +37,10 @@ from dataclasses import dataclass, field
 
 from django.db import close_old_connections, connection
 
+from integrations import firebase
 from mirror import selectors, services
-from peardeck import firebase, metrics, threads
+from observability import metrics
+from runtime import threads
 
 log = logging.getLogger(__name__)
 

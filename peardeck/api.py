@@ -11,7 +11,14 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from peardeck.errors import DomainError, status_for
+from accounts.api import router as accounts_router
+from domain.errors import DomainError
+from live.api import router as live_router
+from live.api import student_router
+from responses.api import router as responses_router
+from sessions.api import router as sessions_router
+from web.browser_metrics import router as browser_metrics_router
+from web.errors import ErrorResponse, error_body, status_for
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +35,7 @@ api = NinjaAPI(
 
 
 def error_response(request, status: int, code: str, message: str, *, field: str | None = None, **extra):
-    error = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-    error.update(extra)
-    return api.create_response(request, {"error": error}, status=status)
+    return api.create_response(request, error_body(code, message, field=field, **extra), status=status)
 
 
 def _field_path(location: tuple | list) -> str:
@@ -51,6 +54,11 @@ def _domain_error(request, exc: DomainError):
     if exc.retry_after:
         response["Retry-After"] = str(exc.retry_after)
     return response
+
+
+@api.exception_handler(ErrorResponse)
+def _error_response(request, exc: ErrorResponse):
+    return api.create_response(request, exc.body, status=exc.status)
 
 
 @api.exception_handler(ValidationError)
@@ -108,18 +116,9 @@ def unknown_endpoint(request):
     return error_response(request, 404, "not_found", f"No endpoint {request.method} {request.path}.")
 
 
-def _mount_routers() -> None:
-    from accounts.api import router as accounts_router
-    from peardeck.browser_metrics import router as browser_metrics_router
-    from responses.api import router as responses_router
-    from sessions.api import router as sessions_router
-    from sessions.api import student_router
-
-    api.add_router("/", accounts_router)
-    api.add_router("/", sessions_router)
-    api.add_router("/", student_router)
-    api.add_router("/", responses_router)
-    api.add_router("/", browser_metrics_router)
-
-
-_mount_routers()
+api.add_router("/", accounts_router)
+api.add_router("/", sessions_router)
+api.add_router("/", live_router)
+api.add_router("/", student_router)
+api.add_router("/", responses_router)
+api.add_router("/", browser_metrics_router)

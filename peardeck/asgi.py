@@ -1,5 +1,5 @@
 """The ASGI application gunicorn's uvicorn workers serve: plain HTTP through Django (see
-peardeck/http_bridge.py), WebSockets through Channels behind an Origin check against
+runtime/http_bridge.py), WebSockets through Channels behind an Origin check against
 ALLOWED_HOSTS, with the browser's login session available to teacher sockets."""
 
 import os
@@ -15,9 +15,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
-from peardeck.http_bridge import WsgiOverAsgi  # noqa: E402
-from peardeck.realtime import BindServerLoop  # noqa: E402
-from sessions.routing import websocket_urlpatterns  # noqa: E402
+from live.routing import websocket_urlpatterns  # noqa: E402
+from runtime.broadcast import BindServerLoop  # noqa: E402
+from runtime.http_bridge import WsgiOverAsgi  # noqa: E402
 
 application = BindServerLoop(
     ProtocolTypeRouter(

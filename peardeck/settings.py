@@ -54,11 +54,12 @@ INSTALLED_APPS = [
     "sessions.apps.ClassroomSessionsConfig",
     "responses",
     "mirror",
+    "live",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "peardeck.health.HealthCheckMiddleware",
+    "runtime.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,7 +72,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "peardeck.urls"
-# Threads per web worker serving HTTP requests and socket messages (peardeck/threads.py); with the 2
+# Threads per web worker serving HTTP requests and socket messages (runtime/threads.py); with the 2
 # dashboard-update threads, keep DATABASE_POOL_MAX at or above HTTP_THREADS + 2.
 HTTP_THREADS = env_int("HTTP_THREADS", 8)
 WSGI_APPLICATION = None
@@ -212,7 +213,7 @@ LOGGING = {
     "loggers": {"django.server": {"level": "WARNING"}},
 }
 
-# Firebase (off unless FIREBASE_DATABASE_URLS is set); peardeck/firebase.py is the only reader.
+# Firebase (off unless FIREBASE_DATABASE_URLS is set); integrations/firebase.py is the only reader.
 FIREBASE_DATABASE_URLS = env_list("FIREBASE_DATABASE_URLS")
 FIREBASE_CREDENTIALS_FILE = env_str("FIREBASE_CREDENTIALS_FILE")
 FIREBASE_DATABASE_EMULATOR_HOST = env_str("FIREBASE_DATABASE_EMULATOR_HOST")

@@ -1,11 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from peardeck import health
 from peardeck.api import api, unknown_endpoint
+from runtime import health
 
 urlpatterns = [
-    # Normally answered by peardeck.health.HealthCheckMiddleware before the Host check.
+    # Normally answered by runtime.health.HealthCheckMiddleware before the Host check.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/", api.urls),

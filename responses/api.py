@@ -1,15 +1,16 @@
-"""Answer submission for students; responses, tallies and the CSV export for teachers."""
+"""Answer submission and takeaways for students; responses, stars and the CSV export for teachers."""
 
 from typing import Any
 
 from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 
-from peardeck.auth import active_student, student_auth, teacher_auth
-from peardeck.errors import DomainError
+from accounts.auth import teacher_auth
+from domain.errors import DomainError
 from responses import selectors, services
 from responses.export import session_csv
 from responses.models import HTTP
+from sessions.auth import active_student, student_auth
 from sessions.models import Session
 from sessions.selectors import session_of
 
@@ -72,12 +73,6 @@ def list_responses(request, session_id: int, question_id: int | None = None):
         selectors.response_document(r, with_student=True)
         for r in selectors.responses_of(session, question_id=question_id)
     ]
-
-
-@router.get("/sessions/{session_id}/tallies", auth=teacher_auth, summary="Per-question tallies")
-def tallies(request, session_id: int):
-    session = session_of(request.user, session_id)
-    return {"seq": session.seq, "tallies": list(selectors.tallies_of(session).values())}
 
 
 @router.post(

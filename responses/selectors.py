@@ -3,13 +3,7 @@
 from responses.models import Response
 from sessions import kinds
 from sessions.models import Question, Session, Student
-from sessions.selectors import (
-    question_document,
-    questions_of_session,
-    student_question,
-    student_state,
-    teacher_state,
-)
+from sessions.selectors import questions_of_session
 
 
 def response_document(response: Response, *, with_student: bool) -> dict:
@@ -105,7 +99,7 @@ def takeaways_of(student: Student) -> list[dict]:
 
 def tally_event(session_id: int, changed: set[tuple[int, int]]) -> dict | None:
     """One coalesced update for a session: fresh tallies of the questions that were answered, and
-    the changed responses themselves (only teachers receive those; see sessions/events.py)."""
+    the changed responses themselves (only teachers receive those; see live/documents.py)."""
     session = Session.objects.filter(pk=session_id).first()
     if session is None:
         return None
@@ -132,53 +126,4 @@ def tally_event(session_id: int, changed: set[tuple[int, int]]) -> dict | None:
             for response in responses
             if (response.question_id, response.student_id) in changed
         ],
-    }
-
-
-# --- the documents each role starts from (HTTP state endpoints and WebSocket hello) ------------
-
-
-def dashboard_state(session: Session) -> dict:
-    """The teacher's dashboard: the session, roster, every current answer and every tally."""
-    return {
-        **teacher_state(session),
-        "responses": [response_document(r, with_student=False) for r in responses_of(session)],
-        "tallies": list(tallies_of(session).values()),
-    }
-
-
-def student_view_version(student: Student) -> str:
-    """Changes whenever student_view(student) would: the session's seq, where the student is, and
-    the version of their own answer there. One small query."""
-    question = student.current_question_id if student.session.pacing == Session.STUDENT else None
-    question = question or student.session.current_question_id
-    version = (
-        Response.objects.filter(student=student, question_id=question)
-        .values_list("version", flat=True)
-        .first()
-        or 0
-    )
-    return f"student-{student.pk}-{student.session.seq}-{question}-{version}"
-
-
-def student_view(student: Student) -> dict:
-    question = student_question(student)
-    return student_state(student, own_answer(student, question))
-
-
-def projector_state(session: Session) -> dict:
-    """The projector: join code, the current question, a head count, and results only if revealed."""
-    question = session.current_question
-    revealed = bool(question and session.is_revealed(question.pk))
-    return {
-        "id": session.pk,
-        "join_code": session.join_code,
-        "state": session.state,
-        "seq": session.seq,
-        "current_question_id": session.current_question_id,
-        "question": question_document(question, for_teacher=False) if question else None,
-        "locked": bool(question and session.is_locked(question.pk)),
-        "revealed": revealed,
-        "students": session.students.filter(removed_at__isnull=True).count(),
-        "tally": tallies_of(session, question_ids=[question.pk]).get(question.pk) if revealed else None,
     }

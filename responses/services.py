@@ -7,10 +7,11 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
-from peardeck import instrument, realtime
-from peardeck.errors import DomainError
+from domain.errors import DomainError
+from observability import instrument
 from responses.models import SOURCE_CHOICES, Response, Submission
 from responses.selectors import tally_event
+from runtime import broadcast
 from sessions import kinds
 from sessions.models import Question, Session, Student
 
@@ -69,7 +70,7 @@ def submit_response(
                 if not submitted.duplicate:
                     item = (submitted.response.question_id, submitted.response.student_id)
                     transaction.on_commit(
-                        lambda item=item: realtime.publish_coalesced(student.session_id, item, tally_event)
+                        lambda item=item: broadcast.publish_coalesced(student.session_id, item, tally_event)
                     )
             break
         except IntegrityError as exc:

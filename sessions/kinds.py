@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from peardeck.errors import DomainError
+from domain.errors import DomainError
 
 MULTIPLE_CHOICE = "multiple_choice"
 TEXT = "text"
@@ -315,3 +315,7 @@ def _number_summary(values: list[float]) -> dict:
         counts[min(math.floor((value - low) / width), HISTOGRAM_BINS - 1)] += 1
     edges = [low + width * step for step in range(HISTOGRAM_BINS)] + [high]
     return {"summary": summary, "histogram": {"edges": edges, "counts": counts}}
+
+
+# The kinds a student answers (every kind but the slide), e.g. for the answer metrics' labels.
+ANSWERABLE_KINDS = tuple(kind for kind in KINDS if is_answerable(kind))

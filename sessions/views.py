@@ -10,8 +10,8 @@ from django.shortcuts import render
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from peardeck import firebase
-from peardeck.errors import DomainError
+from domain.errors import DomainError
+from integrations import firebase
 from sessions import selectors
 
 # What must not appear raw inside a <script> element's JSON.

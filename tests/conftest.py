@@ -8,36 +8,15 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from accounts.services import create_teacher, issue_api_token
-from peardeck import firebase
-from sessions import services as session_services
+from accounts.services import issue_api_token
+from integrations import firebase
 from tests.firebase_standin.fixtures import (  # noqa: F401 - fixtures used by name
     firebase_app,
     firebase_service_account,
     firebase_settings,
     firebase_standin,
 )
-
-ALL_KIND_QUESTIONS = [
-    {
-        "kind": "multiple_choice",
-        "prompt": "Pick the prime",
-        "config": {"choices": ["4", "7", "9"], "correct": [1]},
-    },
-    {"kind": "text", "prompt": "Say something", "config": {"max_length": 50}},
-    {"kind": "number", "prompt": "How many?", "config": {"min": 0, "max": 100}},
-    {"kind": "draggable", "prompt": "Where is it?", "image_url": "https://example.org/map.png", "config": {}},
-    {"kind": "drawing", "prompt": "Draw it", "config": {"max_points": 100, "max_bytes": 4096}},
-    {"kind": "slide", "prompt": "Thanks!", "config": {"body": "See you"}},
-]
-
-GOOD_ANSWERS = {
-    "multiple_choice": {"choices": [1]},
-    "text": {"text": "hello"},
-    "number": {"value": 42},
-    "draggable": {"x": 0.25, "y": 0.75},
-    "drawing": {"strokes": [{"points": [[0.1, 0.1], [0.2, 0.3]], "color": "#ff0000", "width": 4}]},
-}
+from tests.support.classroom import make_deck, make_teacher, open_session
 
 
 class Api:
@@ -105,10 +84,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 def _still_rate_window(monkeypatch):
     # Rate limits count in fixed windows; a test must not straddle a window boundary and see its
     # count reset halfway.
-    import peardeck.ratelimit
+    import web.ratelimit
 
     frozen = time.time()
-    monkeypatch.setattr(peardeck.ratelimit, "_now", lambda: frozen)
+    monkeypatch.setattr(web.ratelimit, "_now", lambda: frozen)
 
 
 @pytest.fixture(autouse=True)
@@ -130,7 +109,7 @@ def _fresh_cache():
 
 @pytest.fixture(autouse=True)
 def _no_firebase_app_between_tests():
-    # peardeck.firebase keeps its app; a test that switched Firebase on must not lend it to the next.
+    # integrations.firebase keeps its app; a test that switched Firebase on must not lend it to the next.
     yield
     firebase.reset()
 
@@ -143,12 +122,12 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture
 def teacher(db):
-    return create_teacher(username="ms-frizzle", password="magic-school-bus-42")
+    return make_teacher("ms-frizzle", "magic-school-bus-42")
 
 
 @pytest.fixture
 def other_teacher(db):
-    return create_teacher(username="mr-ratburn", password="arthur-and-friends-42")
+    return make_teacher("mr-ratburn", "arthur-and-friends-42")
 
 
 @pytest.fixture
@@ -165,10 +144,7 @@ def other_teacher_api(other_teacher):
 
 @pytest.fixture
 def deck(teacher):
-    deck = session_services.create_deck(owner=teacher, title="Every kind")
-    for question in ALL_KIND_QUESTIONS:
-        session_services.add_question(deck=deck, **question)
-    return deck
+    return make_deck(teacher)
 
 
 @pytest.fixture
@@ -178,11 +154,11 @@ def questions(deck):
 
 @pytest.fixture
 def live_session(teacher, deck):
-    session, _key = session_services.create_session(teacher=teacher, deck=deck)
-    return session_services.start_session(session=session)
+    return open_session(teacher, deck)[0]
 
 
 def join(session, name: str) -> Api:
+    """A student joined over the in-process API: their Api, speaking with their token."""
     response = Api().post("/api/join", {"join_code": session.join_code, "display_name": name})
     assert response.status_code == 201, response.content
     return Api(response.json()["token"])

@@ -65,7 +65,7 @@
 
   // --- metrics ------------------------------------------------------------------------------
 
-  // The aggregator knows three apps (peardeck/browser_metrics_config.py); each page belongs to one.
+  // The aggregator knows three apps (observability/browser_metrics_config.py); each page belongs to one.
   const METRICS_APP = { join: "student", student: "student", decks: "teacher", deck: "teacher", teacher: "teacher", projector: "projector" };
 
   const metrics = {
@@ -104,7 +104,7 @@
   };
 
   /* The only place browser metrics leave the page, in the aggregator's format
-   * (POST /api/browser-metrics; names and label values: peardeck/browser_metrics_config.py):
+   * (POST /api/browser-metrics; names and label values: observability/browser_metrics_config.py):
    * {"app": "student", "metrics": [{"name": "app_load", "labels": {"outcome": "success"}, "value": 1},
    *                                {"name": "time_to_interactive", "value": 1.2}]}
    * Any failure, including a 404 from a server without the aggregator, is ignored. */

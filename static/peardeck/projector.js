@@ -1,5 +1,5 @@
 /* The projector: big join code, the current question, anonymous results once revealed. It
- * never receives names (the server decides that; see sessions/events.py). */
+ * never receives names (the server decides that; see live/documents.py). */
 (function () {
   "use strict";
   const { config, connect, metrics } = window.Peardeck;

@@ -85,7 +85,7 @@ def firebase_settings(settings, firebase_standin: StandIn, firebase_service_acco
     """Django settings switched to Firebase on, with two shards served by the stand-in.
 
     The settings module reads the environment once at import, so tests change ``settings``
-    (pytest-django) rather than the environment; peardeck/firebase.py must read these settings
+    (pytest-django) rather than the environment; integrations/firebase.py must read these settings
     when it creates its firebase-admin app, not at import time.
     """
     settings.FIREBASE_DATABASE_URLS = [

@@ -4,8 +4,8 @@ from collections.abc import Callable
 import pytest
 from firebase_admin import db
 
+from integrations import firebase
 from mirror.worker import FirebaseWorker
-from peardeck import firebase
 from tests.firebase_standin.fixtures import FIREBASE_TEST_SHARDS
 
 
@@ -43,14 +43,14 @@ def worker(firebase_settings):
 
 @pytest.fixture
 def published(monkeypatch) -> list[tuple[int, dict]]:
-    """Events handed to peardeck.realtime for broadcast (after commit)."""
-    from peardeck import realtime
+    """Events handed to runtime.broadcast to send (after commit)."""
+    from runtime import broadcast
 
     events: list[tuple[int, dict]] = []
-    monkeypatch.setattr(realtime, "publish", lambda session_id, event: events.append((session_id, event)))
+    monkeypatch.setattr(broadcast, "publish", lambda session_id, event: events.append((session_id, event)))
     # Answers are coalesced into a tallies event; build it at once instead of a moment later.
     monkeypatch.setattr(
-        realtime,
+        broadcast,
         "publish_coalesced",
         lambda session_id, item, build: events.append((session_id, build(session_id, {item}))),
     )

@@ -5,20 +5,20 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from live import services as live_services
 from mirror import services
 from mirror.models import ClearedSession, OutboxEntry
-from sessions import services as session_services
 from sessions.models import Session
 from tests.mirror.conftest import namespace_of
+from tests.support.classroom import open_session
 
 
 def _mirrored_session(teacher, deck, standin, *, ended_hours_ago: float | None):
     """A session mirrored with its document, one acknowledgement and one leftover inbox entry;
     ended that long ago (None: still live)."""
-    session, _key = session_services.create_session(teacher=teacher, deck=deck)
-    session = session_services.start_session(session=session)
+    session, _key = open_session(teacher, deck)
     if ended_hours_ago is not None:
-        session = session_services.end_session(session=session)
+        session = live_services.end_session(session=session)
         Session.objects.filter(pk=session.pk).update(
             ended_at=timezone.now() - timedelta(hours=ended_hours_ago)
         )

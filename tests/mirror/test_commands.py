@@ -18,15 +18,15 @@ from tests.support.server import ROOT, free_port, manage
 
 MAKE_SESSION = """
 from sessions.models import Deck
-from sessions import services
-session, _ = services.create_session(teacher=Deck.objects.get().owner, deck=Deck.objects.get())
-services.start_session(session=session)
+from live import services as live_services
+session, _ = live_services.create_session(teacher=Deck.objects.get().owner, deck=Deck.objects.get())
+live_services.start_session(session=session)
 print(session.pk)
 """
 STEP = """
 from sessions.models import Session
-from sessions import services
-session = services.step_question(session=Session.objects.get(pk={pk}), step=1)
+from live import services as live_services
+session = live_services.step_question(session=Session.objects.get(pk={pk}), step=1)
 session.refresh_from_db()
 print(session.seq)
 """

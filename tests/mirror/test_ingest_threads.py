@@ -11,11 +11,11 @@ import time
 import pytest
 from django.db import OperationalError, connection
 
+from live import services as live_services
 from mirror import services
 from mirror.models import OutboxEntry
 from mirror.worker import FirebaseWorker, lanes_by_student
 from responses.models import Response, Submission
-from sessions import services as session_services
 from tests.mirror.conftest import drive, inbox_ref, namespace_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,16 +26,16 @@ ANSWERS_EACH = 15
 
 @pytest.fixture(autouse=True)
 def _broadcasts_built_on_the_answering_thread(published):
-    # Not on realtime's own thread: SQLite's shared in-memory test database refuses a read that
+    # Not on the broadcast module's own thread: SQLite's shared in-memory test database refuses a read that
     # meets another connection's write at once ("table is locked"), where a file waits its turn.
     return published
 
 
 @pytest.fixture
 def class_on_a_number_question(firebase_settings, live_session, questions):
-    session_services.go_to_question(session=live_session, question_id=questions["number"].pk)
+    live_services.go_to_question(session=live_session, question_id=questions["number"].pk)
     students = [
-        session_services.join_session(join_code=live_session.join_code, display_name=f"Student {n}")[0]
+        live_services.join_session(join_code=live_session.join_code, display_name=f"Student {n}")[0]
         for n in range(STUDENTS)
     ]
     return live_session, students, questions["number"]

@@ -3,19 +3,20 @@
 import pytest
 from django.db import transaction
 
+from integrations import firebase
+from live import services as live_services
 from mirror import services
 from mirror.models import OutboxEntry
 from mirror.services import InboxEntry
-from peardeck import firebase
 from responses.models import Response, Submission
-from sessions import services as session_services
-from tests.conftest import GOOD_ANSWERS, new_submission_id
+from tests.conftest import new_submission_id
 from tests.mirror.conftest import namespace_of
+from tests.support.classroom import GOOD_ANSWERS
 
 
 def test_a_session_change_stores_its_outbox_entry_in_the_same_transaction(firebase_settings, live_session):
     before = OutboxEntry.objects.count()
-    session_services.step_question(session=live_session, step=1)
+    live_services.step_question(session=live_session, step=1)
     live_session.refresh_from_db()
     assert OutboxEntry.objects.count() == before + 1
     assert OutboxEntry.objects.last().seq == live_session.seq
@@ -24,7 +25,7 @@ def test_a_session_change_stores_its_outbox_entry_in_the_same_transaction(fireba
         pass
 
     with pytest.raises(Abandon), transaction.atomic():
-        session_services.lock_question(session=live_session)
+        live_services.flag_question(session=live_session, action="lock")
         raise Abandon
     assert OutboxEntry.objects.count() == before + 1
 
@@ -34,11 +35,11 @@ def test_the_relay_coalesces_many_changes_of_many_sessions_into_one_write_per_sh
 ):
     sessions = []
     for _ in range(6):
-        session, _key = session_services.create_session(teacher=teacher, deck=deck)
-        session = session_services.start_session(session=session)
+        session, _key = live_services.create_session(teacher=teacher, deck=deck)
+        session = live_services.start_session(session=session)
         for _step in range(3):
-            session_services.step_question(session=session, step=1)
-        session_services.lock_question(session=session)
+            live_services.step_question(session=session, step=1)
+        live_services.flag_question(session=session, action="lock")
         session.refresh_from_db()
         sessions.append(session)
     assert OutboxEntry.objects.count() == 6 * 5
@@ -60,7 +61,7 @@ def test_the_relay_coalesces_many_changes_of_many_sessions_into_one_write_per_sh
 def test_the_mirror_never_holds_the_correct_answers(
     firebase_settings, firebase_standin, live_session, questions
 ):
-    session_services.go_to_question(session=live_session, question_id=questions["multiple_choice"].pk)
+    live_services.go_to_question(session=live_session, question_id=questions["multiple_choice"].pk)
     services.relay_outbox()
     mirrored = firebase_standin.data(namespace_of(live_session.pk), f"/sessions/{live_session.pk}")
     assert mirrored["question"]["config"]["choices"] == ["4", "7", "9"]
@@ -70,13 +71,13 @@ def test_the_mirror_never_holds_the_correct_answers(
 def test_a_removed_student_is_listed_by_uid_and_no_name_reaches_the_mirror(
     firebase_settings, firebase_standin, live_session
 ):
-    session_services.join_session(join_code=live_session.join_code, display_name="Stays Here")
-    goes, _ = session_services.join_session(join_code=live_session.join_code, display_name="Goes Away")
+    live_services.join_session(join_code=live_session.join_code, display_name="Stays Here")
+    goes, _ = live_services.join_session(join_code=live_session.join_code, display_name="Goes Away")
     services.relay_outbox()
     mirrored = firebase_standin.data(namespace_of(live_session.pk), f"/sessions/{live_session.pk}")
     assert "removed" not in mirrored  # Firebase drops the empty object
 
-    session_services.remove_student(session=live_session, student_id=goes.pk)
+    live_services.remove_student(session=live_session, student_id=goes.pk)
     services.relay_outbox()
     mirrored = firebase_standin.data(namespace_of(live_session.pk), f"/sessions/{live_session.pk}")
     assert mirrored["removed"] == {f"student-{goes.pk}": True}
@@ -86,7 +87,7 @@ def test_a_removed_student_is_listed_by_uid_and_no_name_reaches_the_mirror(
 def test_a_relay_cut_off_between_writing_and_clearing_the_outbox_writes_the_same_again(
     firebase_settings, firebase_standin, live_session, monkeypatch
 ):
-    session_services.step_question(session=live_session, step=1)
+    live_services.step_question(session=live_session, step=1)
     live_session.refresh_from_db()
     pending = OutboxEntry.objects.count()
     real_filter = OutboxEntry.objects.filter
@@ -114,7 +115,7 @@ def test_a_relay_cut_off_between_writing_and_clearing_the_outbox_writes_the_same
 
 
 def test_a_shard_that_is_down_keeps_its_entries_for_later(firebase_settings, firebase_standin, live_session):
-    session_services.step_question(session=live_session, step=1)
+    live_services.step_question(session=live_session, step=1)
     firebase_standin.go_down("refuse")
     outcome = services.relay_outbox()
     assert outcome.writes == 0 and list(outcome.failures)
@@ -179,7 +180,7 @@ def _entry(session, student_id, question_id, answer, submission_id=None):
 
 @pytest.fixture
 def student(live_session):
-    student, _token = session_services.join_session(join_code=live_session.join_code, display_name="Arnold")
+    student, _token = live_services.join_session(join_code=live_session.join_code, display_name="Arnold")
     return student
 
 
@@ -228,7 +229,7 @@ def test_an_answer_the_question_kind_refuses_is_acknowledged_as_refused(live_ses
 
 
 def test_an_entry_in_another_sessions_inbox_is_refused(teacher, deck, live_session, student, questions):
-    other, _key = session_services.create_session(teacher=teacher, deck=deck)
+    other, _key = live_services.create_session(teacher=teacher, deck=deck)
     ack = services.ingest_inbox_entry(
         _entry(other, student.pk, questions["multiple_choice"].pk, {"choices": [1]})
     )
@@ -242,6 +243,6 @@ def test_an_entry_in_another_sessions_inbox_is_refused(teacher, deck, live_sessi
 
 def test_an_answer_to_a_locked_question_is_refused(live_session, student, questions):
     question = questions["multiple_choice"]
-    session_services.lock_question(session=live_session, question_id=question.pk)
+    live_services.flag_question(session=live_session, action="lock", question_id=question.pk)
     ack = services.ingest_inbox_entry(_entry(live_session, student.pk, question.pk, {"choices": [1]}))
     assert ack["code"] == "question_locked"

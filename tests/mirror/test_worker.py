@@ -5,11 +5,12 @@ import time
 import pytest
 from django.db import transaction
 
+from integrations import firebase
+from live import services as live_services
 from mirror.models import OutboxEntry
 from mirror.worker import Backoff, FirebaseWorker
-from peardeck import firebase, metrics
+from observability import metrics
 from responses.models import Response, Submission
-from sessions import services as session_services
 from tests.conftest import join, new_submission_id
 from tests.mirror.conftest import drive, inbox_ref, namespace_of
 
@@ -36,7 +37,7 @@ def _inbox(standin, session):
 
 @pytest.fixture
 def session_with_students(firebase_settings, live_session, questions):
-    session_services.go_to_question(session=live_session, question_id=questions["multiple_choice"].pk)
+    live_services.go_to_question(session=live_session, question_id=questions["multiple_choice"].pk)
     return live_session, [join(live_session, name) for name in ("Arnold", "Wanda", "Carlos")]
 
 
@@ -72,7 +73,7 @@ def test_an_answer_written_into_the_inbox_is_stored_broadcast_acknowledged_and_t
     assert _mirror(firebase_standin, session)["question"]["id"] == question.pk
 
     arnold.post("/api/student/move", {"question_id": question.pk})  # noise: refused, instructor-paced
-    session_services.step_question(session=session, step=1)
+    live_services.step_question(session=session, step=1)
     session.refresh_from_db()
     drive(worker, lambda: _mirror(firebase_standin, session)["seq"] == session.seq)
     assert _mirror(firebase_standin, session)["question"]["id"] == session.current_question_id != question.pk
@@ -97,9 +98,9 @@ def test_a_replayed_or_duplicated_inbox_entry_is_one_response(
 def test_a_class_answering_at_once_costs_a_few_firebase_writes_not_one_per_answer(
     firebase_settings, live_session, questions, worker, firebase_app, firebase_standin
 ):
-    session_services.go_to_question(session=live_session, question_id=questions["number"].pk)
+    live_services.go_to_question(session=live_session, question_id=questions["number"].pk)
     students = [
-        session_services.join_session(join_code=live_session.join_code, display_name=f"Student {index}")[0]
+        live_services.join_session(join_code=live_session.join_code, display_name=f"Student {index}")[0]
         for index in range(30)
     ]
     drive(worker, lambda: OutboxEntry.objects.count() == 0)
@@ -140,8 +141,8 @@ def test_during_an_outage_http_answers_are_accepted_and_the_mirror_catches_up_wi
             },
         )
         assert answered.status_code in (200, 201), answered.content
-    session_services.lock_question(session=session)
-    session_services.step_question(session=session, step=1)
+    live_services.flag_question(session=session, action="lock")
+    live_services.step_question(session=session, step=1)
     session.refresh_from_db()
     deadline = time.monotonic() + 4.0  # longer than the SDK's 3 s reconnection, so the listener dies
     while time.monotonic() < deadline:
@@ -240,7 +241,7 @@ def test_backoff_doubles_up_to_its_cap_with_jitter_and_resets_on_success():
 def test_a_transaction_rolled_back_leaves_nothing_to_relay(firebase_settings, live_session):
     before = OutboxEntry.objects.count()
     with pytest.raises(RuntimeError), transaction.atomic():
-        session_services.end_session(session=live_session)
+        live_services.end_session(session=live_session)
         raise RuntimeError
     assert OutboxEntry.objects.count() == before
     assert firebase.is_enabled()

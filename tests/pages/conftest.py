@@ -1,17 +1,15 @@
 """Real Chromium (Debian's) driven by Playwright against a real gunicorn serving the pages."""
 
 import os
-import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.browser import browser  # noqa: F401 - a fixture, used by name
+from tests.support.classroom import sign_up_teacher
 from tests.support.server import ROOT, fresh_postgres_database, running_server
 
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-PASSWORD = "chalk-and-talk-2024"
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +22,6 @@ def server(tmp_path_factory):
         env["SQLITE_PATH"] = str(tmp / "pages.sqlite3")
     with running_server(env, log_path=tmp / "gunicorn.log") as base:
         yield base
-
-
-def sign_up_teacher(server: str) -> dict:
-    """A new teacher account on `server`: its username, password and API token."""
-    username = f"teacher-{uuid.uuid4().hex[:8]}"
-    response = httpx.post(f"{server}/api/auth/signup", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    return {"username": username, "password": PASSWORD, "token": response.json()["token"]}
 
 
 @pytest.fixture

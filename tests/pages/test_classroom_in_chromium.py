@@ -5,7 +5,6 @@ anonymous results, the CSV downloads."""
 import csv
 import time
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -16,6 +15,7 @@ from tests.pages.conftest import (
     seconds_until_roster_shows,
     watch_roster,
 )
+from tests.support.classroom import number_questions, open_class
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -31,8 +31,8 @@ def answer_and_time(teacher, name: str, text: str, act) -> float:
 
 def log_in(page, server, account):
     page.goto(f"{server}/accounts/login/")
-    page.get_by_label("Username").fill(account["username"])
-    page.get_by_label("Password").fill(account["password"])
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Password").fill(account.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/teach/")
 
@@ -64,9 +64,7 @@ def join(browser, server, code: str, name: str, *, block_websocket=False):
 
 
 def test_a_teacher_runs_a_class_of_three_browsers_from_the_dashboard(server, browser, teacher_account):
-    api = httpx.Client(
-        base_url=f"{server}/api", headers={"Authorization": f"Bearer {teacher_account['token']}"}
-    )
+    api = teacher_account.client(server)
     teacher_context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
     teacher = teacher_context.new_page()
     teacher_errors = page_errors(teacher)
@@ -259,21 +257,10 @@ def test_a_teacher_runs_a_class_of_three_browsers_from_the_dashboard(server, bro
 
 def test_a_student_joins_from_a_shared_link_and_answers_on_a_phone(server, browser, teacher_account):
     """A student's view of a multiple-choice question, answered, at phone size."""
-    api = httpx.Client(
-        base_url=f"{server}/api", headers={"Authorization": f"Bearer {teacher_account['token']}"}
-    )
-    deck = api.post("/decks", json={"title": "Screens"}).json()
-    api.post(
-        f"/decks/{deck['id']}/questions",
-        json={
-            "kind": "multiple_choice",
-            "prompt": "Which planet is largest?",
-            "config": {"choices": ["Mars", "Jupiter", "Venus"]},
-        },
-    )
-    session = api.post("/sessions", json={"deck_id": deck["id"]}).json()
-    api.post(f"/sessions/{session['id']}/start")
-    page, errors = join_live(browser, server, session["join_code"], "Grace")
+    planets = {"choices": ["Mars", "Jupiter", "Venus"]}
+    question = {"kind": "multiple_choice", "prompt": "Which planet is largest?", "config": planets}
+    live = open_class(server, teacher=teacher_account, title="Screens", questions=[question])
+    page, errors = join_live(browser, server, live.join_code, "Grace")
     page.get_by_role("button", name="Jupiter").click()
     expect(page.locator("#student-status")).to_contain_text("Sent")
     screenshot(page, "student-question")
@@ -294,21 +281,17 @@ def join_live(browser, server, code, name):
 
 
 def test_a_student_in_a_student_paced_session_moves_at_their_own_pace(server, browser, teacher_account):
-    api = httpx.Client(
-        base_url=f"{server}/api", headers={"Authorization": f"Bearer {teacher_account['token']}"}
+    questions = number_questions("First", "Second")
+    live = open_class(
+        server, teacher=teacher_account, title="Homework", questions=questions, pacing="student"
     )
-    deck = api.post("/decks", json={"title": "Homework"}).json()
-    for prompt in ("First", "Second"):
-        api.post(f"/decks/{deck['id']}/questions", json={"kind": "number", "prompt": prompt, "config": {}})
-    session = api.post("/sessions", json={"deck_id": deck["id"], "pacing": "student"}).json()
-    api.post(f"/sessions/{session['id']}/start")
-    page, errors = join_live(browser, server, session["join_code"], "Hedy")
+    page, errors = join_live(browser, server, live.join_code, "Hedy")
     expect(page.get_by_role("heading", name="First")).to_be_visible()
     page.get_by_role("navigation", name="Your pace").get_by_role("button", name="Next ▶").click()
     expect(page.get_by_role("heading", name="Second")).to_be_visible()
     page.get_by_label("Second").fill("2")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#student-status")).to_contain_text("Sent")
-    answers = api.get(f"/sessions/{session['id']}/responses").json()
+    answers = teacher_account.client(server).get(f"/sessions/{live.session_id}/responses").json()
     assert [(a["student"]["display_name"], a["answer"]) for a in answers] == [("Hedy", {"value": 2})]
     assert errors == []

@@ -24,14 +24,9 @@ from playwright.sync_api import expect
 from tests.firebase_standin.credentials import public_key_pem, write_service_account
 from tests.firebase_standin.fixtures import FIREBASE_TEST_NAMESPACE
 from tests.firebase_standin.server import StandIn
-from tests.pages.conftest import (
-    PASSWORD,
-    page_errors,
-    seconds_until_roster_shows,
-    sign_up_teacher,
-    watch_roster,
-)
+from tests.pages.conftest import page_errors, seconds_until_roster_shows, watch_roster
 from tests.pages.test_classroom_in_chromium import log_in
+from tests.support.classroom import open_class
 from tests.support.server import ROOT, free_port, fresh_postgres_database, ok, running_server
 from tests.support.waiting import wait_until
 
@@ -108,23 +103,12 @@ def firebase_class(tmp_path_factory):
 
 def live_class(server: str) -> dict:
     """A teacher (through the API) with a live session: a text question, then a number question."""
-    account = sign_up_teacher(server)
-    api = httpx.Client(base_url=f"{server}/api", headers={"Authorization": f"Bearer {account['token']}"})
-    deck = ok(api.post("/decks", json={"title": "Plants"}), 201)
-    ok(
-        api.post(f"/decks/{deck['id']}/questions", json={"kind": "text", "prompt": "What do leaves need?"}),
-        201,
-    )
-    ok(
-        api.post(
-            f"/decks/{deck['id']}/questions",
-            json={"kind": "number", "prompt": "How many petals?", "config": {"min": 0, "max": 20}},
-        ),
-        201,
-    )
-    session = ok(api.post("/sessions", json={"deck_id": deck["id"]}), 201)
-    ok(api.post(f"/sessions/{session['id']}/start"))
-    return {"api": api, "session": session, "username": account["username"]}
+    questions = [
+        {"kind": "text", "prompt": "What do leaves need?"},
+        {"kind": "number", "prompt": "How many petals?", "config": {"min": 0, "max": 20}},
+    ]
+    live = open_class(server, title="Plants", questions=questions)
+    return {"api": live.teacher.client(server), "session": live.session, "teacher": live.teacher}
 
 
 class Student:
@@ -229,7 +213,7 @@ def test_a_student_whose_websocket_is_blocked_lives_and_answers_through_firebase
     # The answer goes into the student's inbox; the worker stores it and acknowledges, and the
     # teacher's dashboard shows it within a second.
     dashboard = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-    log_in(dashboard, server, {"username": teacher["username"], "password": PASSWORD})
+    log_in(dashboard, server, teacher["teacher"])
     dashboard.goto(f"{server}/teach/sessions/{session['id']}/")
     expect(dashboard.locator(".roster-row")).to_have_count(1)
     watch_roster(dashboard)

@@ -4,7 +4,8 @@ import io
 import pytest
 
 from responses.models import Response, Submission
-from tests.conftest import GOOD_ANSWERS, error_of, join, new_submission_id
+from tests.conftest import error_of, join, new_submission_id
+from tests.support.classroom import GOOD_ANSWERS
 
 
 def answer(student, question, body, submission_id=None):
@@ -110,10 +111,11 @@ def test_a_removed_student_cannot_answer(teacher_api, live_session, questions, s
 
 
 def test_a_student_cannot_answer_in_another_session(teacher, deck, live_session, questions):
-    from sessions import services
 
-    other, _ = services.create_session(teacher=teacher, deck=deck)
-    services.start_session(session=other)
+    from live import services as live_services
+
+    other, _ = live_services.create_session(teacher=teacher, deck=deck)
+    live_services.start_session(session=other)
     outsider = join(other, "Outsider")
     # The question belongs to the same deck, but the answer lands in the outsider's own session.
     answer(outsider, questions["multiple_choice"], {"choices": [1]})
@@ -145,8 +147,8 @@ def test_teacher_sees_responses_and_tallies(teacher_api, live_session, questions
 def test_tallies_cost_the_same_few_queries_however_many_students_answer(
     teacher_api, live_session, questions, django_assert_max_num_queries
 ):
+    from live.services import join_session
     from responses.services import submit_response
-    from sessions.services import join_session
 
     for index in range(30):
         student, _token = join_session(join_code=live_session.join_code, display_name=f"Student {index}")

@@ -5,10 +5,10 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from peardeck.errors import DomainError
+from domain.errors import DomainError
+from live import services as live_services
 from responses.models import Response, Submission
 from responses.services import submit_response
-from sessions import services as session_services
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +43,7 @@ def run_together(calls):
 
 def test_thirty_students_answering_at_once_give_thirty_responses(live_session, questions):
     students = [
-        session_services.join_session(join_code=live_session.join_code, display_name=f"Student {n}")[0]
+        live_services.join_session(join_code=live_session.join_code, display_name=f"Student {n}")[0]
         for n in range(30)
     ]
     question = questions["multiple_choice"]
@@ -65,7 +65,7 @@ def test_thirty_students_answering_at_once_give_thirty_responses(live_session, q
 
 
 def test_the_same_submission_sent_twice_at_once_is_one_submission(live_session, questions):
-    student, _ = session_services.join_session(join_code=live_session.join_code, display_name="Twice")
+    student, _ = live_services.join_session(join_code=live_session.join_code, display_name="Twice")
     question = questions["multiple_choice"]
 
     def submit():
@@ -87,7 +87,7 @@ def test_the_same_submission_sent_twice_at_once_is_one_submission(live_session, 
 
 
 def test_one_student_changing_an_answer_from_two_tabs_at_once_keeps_both_versions(live_session, questions):
-    student, _ = session_services.join_session(join_code=live_session.join_code, display_name="Tabs")
+    student, _ = live_services.join_session(join_code=live_session.join_code, display_name="Tabs")
     question = questions["multiple_choice"]
 
     def submit(n):
@@ -108,11 +108,11 @@ def test_one_student_changing_an_answer_from_two_tabs_at_once_keeps_both_version
 
 def test_no_answer_is_accepted_after_the_lock_that_locked_it_out_commits(live_session, questions):
     students = [
-        session_services.join_session(join_code=live_session.join_code, display_name=f"Racer {n}")[0]
+        live_services.join_session(join_code=live_session.join_code, display_name=f"Racer {n}")[0]
         for n in range(10)
     ]
     question = questions["multiple_choice"]
-    calls = [lambda: session_services.lock_question(session=live_session)]
+    calls = [lambda: live_services.flag_question(session=live_session, action="lock")]
     calls += [
         (
             lambda s=student, n=n: submit_response(

@@ -1,6 +1,6 @@
 import pytest
 
-from peardeck.errors import DomainError
+from domain.errors import DomainError
 from sessions import kinds
 
 

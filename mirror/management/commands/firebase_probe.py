@@ -10,8 +10,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from prometheus_client import start_http_server
 
+from integrations import firebase
 from mirror.probe import LOCATION, probe_once
-from peardeck import firebase
 
 
 class Command(BaseCommand):

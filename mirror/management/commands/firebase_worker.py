@@ -13,8 +13,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from prometheus_client import start_http_server
 
+from integrations import firebase
 from mirror.worker import FirebaseWorker
-from peardeck import firebase, threads
+from runtime import threads
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         worker = FirebaseWorker(batch_size=options["batch_size"], ingest_threads=options["ingest_threads"])
         pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
-        # The loop's thread and the dashboard-update threads (peardeck/threads.py) use the pool too.
+        # The loop's thread and the dashboard-update threads (runtime/threads.py) use the pool too.
         needed = worker.ingest_threads + 1 + threads.UPDATE_THREADS
         if isinstance(pool, dict) and pool.get("max_size", 0) < needed:
             # Threads beyond the pool wait for a connection (and fail after DATABASE_POOL_TIMEOUT).

@@ -1,0 +1,172 @@
+"""Broadcasting session events to connected clients, after the change that caused them commits.
+
+Events are small dicts with a `type` and the session's `seq`; each connection decides by its
+role what it may pass on (live/documents.py). Publishing never blocks the caller: the send is
+handed to the event loop that owns the channel layer's connections (the ASGI server's loop in a
+web worker, a private background loop elsewhere). A send that fails (Redis away) is logged and
+dropped: clients notice the gap in `seq` and refetch, and the change itself is already stored.
+
+Answers are not broadcast one by one. `publish_coalesced` gathers what changed per session and
+sends one event per session every COALESCE_SECONDS, so a class of 30 answering at once costs
+the teacher's dashboard a handful of updates, and the database one query per update.
+"""
+
+import asyncio
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from observability import metrics
+from runtime import threads
+
+log = logging.getLogger(__name__)
+
+COALESCE_SECONDS = 0.25
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+_private_loop: asyncio.AbstractEventLoop | None = None
+_private_lock = threading.Lock()
+
+# session id -> (builder, items changed since the last flush); guarded by _pending_lock.
+_pending: dict[int, tuple[Callable, set]] = {}
+_pending_lock = threading.Lock()
+_flushing: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+
+
+def group_name(session_id: int) -> str:
+    return f"session-{session_id}"
+
+
+def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Called from the ASGI application: sockets and the in-memory layer live on this loop."""
+    global _server_loop
+    _server_loop = loop
+
+
+class BindServerLoop:
+    """ASGI wrapper: the first connection of any kind tells this module which loop serves sockets."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        loop = asyncio.get_running_loop()
+        if _server_loop is not loop:
+            bind_server_loop(loop)
+        await self.app(scope, receive, send)
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    global _private_loop
+    if _server_loop is not None and _server_loop.is_running():
+        return _server_loop
+    with _private_lock:
+        if _private_loop is None:
+            _private_loop = asyncio.new_event_loop()
+            threading.Thread(target=_private_loop.run_forever, name="broadcast", daemon=True).start()
+        return _private_loop
+
+
+def publish_after_commit(session_id: int, event: dict) -> None:
+    transaction.on_commit(lambda: publish(session_id, event))
+
+
+def publish(session_id: int, event: dict) -> asyncio.Future | None:
+    layer = get_channel_layer()
+    if layer is None:
+        return None
+    return asyncio.run_coroutine_threadsafe(_send(layer, session_id, event, time.monotonic()), _loop())
+
+
+def publish_coalesced(session_id: int, item: Hashable, build: Callable[[int, set], dict | None]) -> None:
+    """Notes that `item` changed in a session; soon `build(session_id, items)` makes one event."""
+    with _pending_lock:
+        entry = _pending.get(session_id)
+        if entry is None:
+            _pending[session_id] = (build, {item})
+        else:
+            entry[1].add(item)
+    loop = _loop()
+    loop.call_soon_threadsafe(_ensure_flusher, loop)
+
+
+def _ensure_flusher(loop: asyncio.AbstractEventLoop) -> None:
+    task = _flushing.get(loop)
+    if task is None or task.done():
+        # A fresh context: this callback runs in the context of whichever thread asked for it.
+        _flushing[loop] = loop.create_task(_flush_forever(), context=contextvars.Context())
+
+
+async def _flush_forever() -> None:
+    layer = get_channel_layer()
+    loop = asyncio.get_running_loop()
+    # Batches are taken every COALESCE_SECONDS, or as soon as the last one is out when building it
+    # took longer: a slow round under load is not followed by a full wait on top.
+    next_take = loop.time() + COALESCE_SECONDS
+    while True:
+        await asyncio.sleep(max(0.0, next_take - loop.time()))
+        next_take = loop.time() + COALESCE_SECONDS
+        with _pending_lock:
+            batch = dict(_pending)
+            _pending.clear()
+        if not batch:
+            return  # restarted by the next publish_coalesced
+        # The sessions' events are built side by side on their own threads: a hundred classes
+        # answering together wait neither for each other one by one nor behind queued answers.
+        built = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    threads.updates_pool(), threads.with_fresh_connection, build, session_id, items
+                )
+                for session_id, (build, items) in batch.items()
+            ),
+            return_exceptions=True,
+        )
+        for session_id, event in zip(batch, built, strict=True):
+            if isinstance(event, BaseException):
+                log.warning("building the coalesced event of session %s failed", session_id, exc_info=event)
+                continue
+            if event is not None and layer is not None:
+                await _send(layer, session_id, event, None)
+
+
+async def _send(layer, session_id: int, event: dict, started: float | None) -> None:
+    try:
+        await layer.group_send(group_name(session_id), {"type": "session.event", "event": event})
+    except Exception:
+        log.warning("broadcast of %s to session %s failed", event.get("type"), session_id, exc_info=True)
+        return
+    if started is not None:
+        metrics.BROADCAST_DELAY.observe(time.monotonic() - started)
+
+
+# --- open sockets of this process, so a shutdown can close them politely ----------------------
+
+_open_sockets: set = set()
+
+
+def socket_opened(consumer) -> None:
+    _open_sockets.add(consumer)
+
+
+def socket_closed(consumer) -> None:
+    _open_sockets.discard(consumer)
+
+
+async def close_all_sockets(code: int, timeout: float) -> int:
+    """Closes every open socket of this process with `code`; returns how many were open."""
+    sockets = list(_open_sockets)
+    for consumer in sockets:
+        try:
+            await consumer.close(code=code)
+        except Exception:  # a socket already gone is fine
+            log.debug("closing a socket failed", exc_info=True)
+    deadline = time.monotonic() + timeout
+    while _open_sockets and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return len(sockets)

@@ -1,0 +1,69 @@
+"""The last fallback: a student polls. A poll with nothing new is a bodiless 304."""
+
+from live import services as live_services
+from tests.conftest import Api, join, new_submission_id
+
+
+def test_a_poll_with_the_current_etag_or_seq_gets_a_304_without_a_body(teacher_api, live_session):
+    student = join(live_session, "Arnold")
+    first = student.get("/api/student/state")
+    etag = first["ETag"]
+    seq = first.json()["seq"]
+    again = student.client.get(
+        "/api/student/state", HTTP_AUTHORIZATION=f"Bearer {student.token}", HTTP_IF_NONE_MATCH=etag
+    )
+    assert again.status_code == 304
+    assert again.content == b""
+    assert student.get(f"/api/student/state?since={seq}").status_code == 304
+
+
+def test_a_change_in_the_session_or_in_my_answer_makes_the_poll_return_the_state(
+    teacher_api, live_session, questions
+):
+    student = join(live_session, "Arnold")
+    first = student.get("/api/student/state")
+    etag = first["ETag"]
+    student.post(
+        "/api/student/responses",
+        {
+            "question_id": questions["multiple_choice"].pk,
+            "submission_id": new_submission_id(),
+            "answer": {"choices": [0]},
+        },
+    )
+    after_answer = student.client.get(
+        "/api/student/state", HTTP_AUTHORIZATION=f"Bearer {student.token}", HTTP_IF_NONE_MATCH=etag
+    )
+    assert after_answer.status_code == 200
+    assert after_answer.json()["answer"]["answer"] == {"choices": [0]}
+    teacher_api.post(f"/api/sessions/{live_session.pk}/next")
+    moved = student.get(f"/api/student/state?since={first.json()['seq']}")
+    assert moved.status_code == 200
+    assert moved.json()["question"]["id"] == questions["text"].pk
+
+
+def test_the_teacher_state_is_conditional_on_seq(teacher_api, live_session):
+    first = teacher_api.get(f"/api/sessions/{live_session.pk}")
+    seq = first.json()["seq"]
+    assert teacher_api.get(f"/api/sessions/{live_session.pk}?since={seq}").status_code == 304
+    join(live_session, "Wanda")
+    assert teacher_api.get(f"/api/sessions/{live_session.pk}?since={seq}").status_code == 200
+
+
+def test_the_projector_polls_with_its_key_and_never_sees_names(teacher_api, live_session, questions):
+    key = teacher_api.post(f"/api/sessions/{live_session.pk}/projector-key").json()["projector_key"]
+    projector = Api(key)
+    arnold = join(live_session, "Arnold")
+    arnold.post(
+        "/api/student/responses",
+        {"question_id": questions["multiple_choice"].pk, "submission_id": "a", "answer": {"choices": [1]}},
+    )
+    hidden = projector.get("/api/projector/state").json()
+    assert hidden["tally"] is None
+    assert hidden["students"] == 1
+    live_services.flag_question(session=live_session, action="reveal")
+    shown = projector.get("/api/projector/state").json()
+    assert shown["tally"]["counts"] == [0, 1, 0]
+    assert "Arnold" not in str(shown)
+    assert "correct" not in shown["question"]["config"]
+    assert Api("pdp_stale").get("/api/projector/state").status_code == 401
