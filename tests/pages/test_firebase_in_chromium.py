@@ -239,7 +239,7 @@ def test_a_student_whose_websocket_is_blocked_lives_and_answers_through_firebase
         "transport_connect", transport="firebase", outcome="connected", firebase_transport="websocket"
     )
     assert student.reported("transport_connect", transport="websocket", outcome="failed") >= 1
-    assert [entry["transport"] for entry in standin.sockets()] == ["websocket"]
+    assert firebase_session(standin, student.saved()["firebase"]["uid"])["transport"] == "websocket"
     student.wait_for_report("firebase_response")
     # ...and the aggregator took every report (a refused one would be 4xx).
     wait_until(lambda: len(student.metric_statuses) >= 2, timeout=15, what="the metric reports' answers")
@@ -269,7 +269,7 @@ def test_with_every_websocket_stopped_a_student_lives_and_answers_through_fireba
     assert student.count("GET", "/api/student/state") == state_reads
 
     dashboard = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-    log_in(dashboard, server, {"username": teacher["username"], "password": PASSWORD})
+    log_in(dashboard, server, teacher["teacher"])
     dashboard.goto(f"{server}/teach/sessions/{session['id']}/")
     expect(dashboard.locator(".roster-row")).to_have_count(1)
     watch_roster(dashboard)
