@@ -17,7 +17,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from . import tree, websocket
 from .auth import IDENTITY_TOOLKIT_PREFIX, SECURE_TOKEN_PREFIX, AuthError
 from .longpoll import CLOSE_AT_ONCE, LONG_POLL_PATH, BadPoll, LongPollTransport, disconnect_frame, pieces_of
-from .realtime import RealtimeSession, WebSocketTransport
+from .realtime import RealtimeSession
+from .websocket_transport import WebSocketTransport
 
 if TYPE_CHECKING:
     from .server import StandIn
@@ -299,7 +300,9 @@ class Handler(BaseHTTPRequestHandler):
             if session is None or session.namespace != namespace:
                 endpoint.close()  # nothing to take over: the client keeps what it has
                 return
-            WebSocketTransport(endpoint, session.id).serve_switch(session)
+            # Held messages wait at most as long as the old connection could live without a poll.
+            drain = standin.long_poll_seconds + standin.long_poll_idle_seconds
+            WebSocketTransport(endpoint, session.id, drain).serve_switch(session)
             return
         host = self.headers.get("Host") or standin.address
         session = RealtimeSession(standin, namespace, host)

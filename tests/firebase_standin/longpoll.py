@@ -118,7 +118,10 @@ class LongPollTransport:
         self._outbox: list[dict[str, Any]] = []
         self._next_answer = 0
         self._holder: int | None = None  # serial of the one poll allowed to wait
-        self._finishing = False  # another transport took over: send what is queued, then close
+        # Another transport took over: what is queued still goes out, and the client's own "n"
+        # (after whatever it had queued here) is awaited; then this one closes.
+        self._finishing = False
+        self._client_done = False
         self._closed = False
         self._polls_open = 0
         self._last_poll = time.monotonic()
@@ -140,9 +143,16 @@ class LongPollTransport:
             self._state.notify_all()
 
     def finish(self) -> None:
-        """The session went to another transport: what is queued goes out, then ``close``."""
+        """The session went to another transport: what is queued goes out, then ``close`` once
+        the client has said it sends nothing more here (``client_done``)."""
         with self._state:
             self._finishing = True
+            self._state.notify_all()
+
+    def client_done(self) -> None:
+        """The client's ``n`` came: it sends nothing more over this connection."""
+        with self._state:
+            self._client_done = True
             self._state.notify_all()
 
     def close(self) -> None:
@@ -211,7 +221,7 @@ class LongPollTransport:
                 self._message.append(data)
                 if len(self._message) == self._message_pieces:
                     text, self._message = "".join(self._message), []
-                    self.session.receive(decode_message(text))
+                    self.session.receive(decode_message(text), self)
 
     def _wait_for_answer(self, serial: int, hold: float) -> str:
         deadline = time.monotonic() + hold
@@ -221,7 +231,7 @@ class LongPollTransport:
                 self._state.notify_all()  # the poll that was waiting answers now
             try:
                 while True:
-                    if self._outbox or self._finishing or self._closed:
+                    if self._outbox or self._closed or self._over_locked():
                         return self._answer_locked()
                     remaining = deadline - time.monotonic()
                     if self._holder != serial or remaining <= 0:
@@ -239,7 +249,7 @@ class LongPollTransport:
             parts.append(_script_call("pRTLPCB", self._next_answer, self._outbox))
             self._outbox = []
             self._next_answer += 1
-        if self._finishing or self._closed:
+        if self._closed or self._over_locked():
             if not self._closed:
                 self._closed = True
                 self._state.notify_all()
@@ -247,6 +257,9 @@ class LongPollTransport:
             # run every answer up to the last one.
             parts.append(_script_call("pLPCommand", "close", self._next_answer - 1))
         return "\n".join(parts) or KEEP_ALIVE
+
+    def _over_locked(self) -> bool:
+        return self._finishing and self._client_done and not self._outbox
 
     def _watch(self) -> None:
         idle = self.standin.long_poll_idle_seconds

@@ -1,24 +1,26 @@
 """The Realtime Database wire protocol (version 5) that the browser SDK speaks, served from the
 same data and listener plumbing as REST. One ``RealtimeSession`` is one SDK connection: its auth,
 listens and onDisconnect operations. It does not care which transport carries its messages: a
-WebSocket at ``/.ws?ns=<namespace>&v=5`` (``WebSocketTransport`` here) or long polling at
+WebSocket at ``/.ws?ns=<namespace>&v=5`` (``websocket_transport.py``) or long polling at
 ``/.lp`` (``longpoll.py``); both hand it whole messages and take whole messages from it.
 
 Envelopes: ``{"t": "c", "d": ...}`` is control (hello, ping/pong, the switch from long polling
 to a WebSocket), ``{"t": "d", "d": ...}`` is data: a client request ``{"r": N, "a": action, "b":
 body}``, its answer ``{"r": N, "b": {"s": status, "d": data}}``, or a server push ``{"a": action,
-"b": body}``. Over a WebSocket, messages longer than 16384 characters travel as a bare frame
-count followed by that many pieces; a bare ``0`` is a keep-alive.
+"b": body}``.
 
 Switching transports: the SDK that started on long polling opens a WebSocket with
 ``s=<session id>`` (from the hello) next to it. The server offers it the session with a control
 ``a``; the client checks it with two pings, then sends ``a`` on the socket and ``n`` (end of
-transmission) over long polling. From then on the server writes to the socket; it ends the long
-poll with ``n`` after whatever was still queued there, so the client can keep the order (it holds
-what the socket brings until that ``n`` arrives).
+transmission) over long polling, after whatever it had still queued there. Both sides keep their
+order the same way. The server writes to the socket from then on and ends the long poll with its
+own ``n`` after whatever was still queued there (the client holds what the socket brings until
+that ``n`` arrives). It runs what the socket brings only once the client's ``n`` has come over
+long polling, so a request sent before the switch never runs after one sent after it; and it
+closes the long poll only then, since a client told to close stops sending what it had queued.
 
 Threads: the thread that receives a message (the WebSocket's handler thread, or the HTTP request
-that carried a long-poll segment) runs it; writes reach a session's transport through a queue, so
+that carried a long-poll piece) runs it; writes reach a session's transport through a queue, so
 a write that notifies a slow client never blocks the database lock. A timer per session notices
 when its ID token runs out.
 """
@@ -26,27 +28,21 @@ when its ID token runs out.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import itertools
-import json
-import queue
 import secrets
-import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import tree, websocket
+from . import tree
 from .auth import AuthError, IdToken
 
 if TYPE_CHECKING:
     from .server import StandIn
 
 PROTOCOL_VERSION = "5"
-MAX_FRAME_CHARS = 16384
 OWNER_CREDENTIAL = "owner"
 
 ACTION_COUNTER = {
@@ -66,8 +62,6 @@ ACTION_COUNTER = {
     "unappeck": "WS_APPCHECK",
 }
 WRITE_ACTIONS = ("p", "m")
-
-_STOP = object()
 
 
 class RequestFailed(Exception):
@@ -114,14 +108,6 @@ def _sha1(text: str) -> str:
 
 def wire_path(path: tree.Path) -> str:
     return "/".join(path)
-
-
-def split_message(text: str) -> list[str]:
-    """What goes on the wire for one message: itself, or a frame count and the pieces."""
-    if len(text) <= MAX_FRAME_CHARS:
-        return [text]
-    pieces = [text[start : start + MAX_FRAME_CHARS] for start in range(0, len(text), MAX_FRAME_CHARS)]
-    return [str(len(pieces)), *pieces]
 
 
 class SocketListener:
@@ -194,6 +180,11 @@ class RealtimeSession:
         self._on_disconnect: list[tuple[str, tree.Path, Any]] = []
         # A WebSocket offered this session (switch from long polling) and not yet switched to.
         self._candidate: Transport | None = None
+        # Set while no earlier transport may still bring the client's messages: after a switch,
+        # once the client's "n" has come over the old one (or the old one is gone).
+        self._drained = threading.Event()
+        self._drained.set()
+        self._draining: Transport | None = None
 
     # --- transports ---------------------------------------------------------------------------
 
@@ -233,10 +224,26 @@ class RealtimeSession:
             previous.deliver(END_OF_TRANSMISSION)
             self._transport = successor
             self._candidate = None
+            self._draining = previous
+            self._drained.clear()
         finish = getattr(previous, "finish", None)
         if finish is not None:
             finish()
         return True
+
+    def wait_until_drained(self, timeout: float) -> None:
+        """Holds the new transport's messages until the old one can bring no more."""
+        self._drained.wait(timeout)
+
+    def _old_transport_done(self, transport: Transport) -> None:
+        with self._lock:
+            if transport is not self._draining:
+                return
+            self._draining = None
+            self._drained.set()
+        client_done = getattr(transport, "client_done", None)
+        if client_done is not None:
+            client_done()
 
     def transport_ended(self, transport: Transport) -> None:
         """A transport closed; the session ends with it unless another one has taken over."""
@@ -244,6 +251,7 @@ class RealtimeSession:
             current = transport is self._transport
             if transport is self._candidate:
                 self._candidate = None
+        self._old_transport_done(transport)
         if current:
             self.end()
 
@@ -319,6 +327,7 @@ class RealtimeSession:
             candidate, self._candidate = self._candidate, None
         if candidate is not None:
             candidate.close()  # a WebSocket offered a session that is gone
+        self._drained.set()
         for listener in listeners:
             self.standin.remove_listener(listener)
         self.standin._register_session(self, False)
@@ -355,8 +364,9 @@ class RealtimeSession:
 
     # --- requests -----------------------------------------------------------------------------
 
-    def receive(self, message: Any) -> None:
-        """Runs one whole message from the client, on the caller's thread."""
+    def receive(self, message: Any, via: Transport | None = None) -> None:
+        """Runs one whole message from the client, on the caller's thread; ``via`` is the
+        transport that brought it."""
         if not isinstance(message, dict) or self.ended:
             return
         kind, data = message.get("t"), message.get("d")
@@ -366,11 +376,14 @@ class RealtimeSession:
             if data.get("t") == "p":
                 self.deliver(PONG)
             elif data.get("t") == "n":
-                # The client's end of transmission on the old transport: it has switched.
+                # The client's end of transmission on the old transport: it has switched, and
+                # everything it sent there has now run.
                 with self._lock:
                     candidate = self._candidate
                 if candidate is not None:
                     self.switch_to(candidate)
+                if via is not None:
+                    self._old_transport_done(via)
             return
         if kind != "d" or "r" not in data:
             return
@@ -488,89 +501,3 @@ class RealtimeSession:
         )
         if not written:
             raise RequestFailed("datastale", "the data changed since the client last saw it")
-
-
-class WebSocketTransport:
-    """The Realtime Database protocol over one WebSocket: the handler's thread reads and runs
-    messages, a writer thread drains the outbox (splitting long messages into counted frames)."""
-
-    name = "websocket"
-
-    def __init__(self, endpoint: websocket.Endpoint, label: str = "") -> None:
-        self.endpoint = endpoint
-        self._outbox: queue.Queue = queue.Queue()
-        self._closed = threading.Event()
-        self._writer = threading.Thread(target=self._write_loop, name=f"firebase-ws-{label}", daemon=True)
-
-    def deliver(self, message: dict[str, Any]) -> None:
-        self._outbox.put(message)
-
-    def close(self) -> None:
-        self._closed.set()
-        self._outbox.put(_STOP)
-        with contextlib.suppress(OSError):
-            self.endpoint.sock.shutdown(socket.SHUT_RDWR)
-
-    def serve(self, session: RealtimeSession) -> None:
-        """A new session on this socket, until the socket closes."""
-        self._writer.start()
-        session.attach(self)
-        self._read(session)
-
-    def serve_switch(self, session: RealtimeSession) -> None:
-        """The socket a long-polling client opened to move ``session`` onto (``s=`` its id).
-        Until the switch it only answers pings; a client that gives up just closes it."""
-        self._writer.start()
-        session.offer_switch(self)
-        self._read(session)
-
-    def _read(self, session: RealtimeSession) -> None:
-        try:
-            for message in self._messages():
-                if session.transport is self:
-                    session.receive(message)
-                else:
-                    self._before_switch(session, message)
-        except (websocket.ConnectionClosed, websocket.ProtocolError, OSError, ValueError):
-            pass
-        finally:
-            self._closed.set()
-            self._outbox.put(_STOP)
-            self._writer.join(timeout=5)
-            session.transport_ended(self)
-
-    def _before_switch(self, session: RealtimeSession, message: Any) -> None:
-        control = message.get("d") if isinstance(message, dict) and message.get("t") == "c" else None
-        if not isinstance(control, dict):
-            return  # the client sends data here only after its own "a"
-        if control.get("t") == "p":
-            self.deliver(PONG)
-        elif control.get("t") == "a":
-            session.switch_to(self)
-            if session.ended:
-                self.close()
-
-    def _messages(self) -> Iterator[Any]:
-        while not self._closed.is_set():
-            text = self._text(self.endpoint.receive())
-            if len(text) <= 6 and text.isdigit():
-                count = int(text)
-                if count == 0:
-                    continue  # keep-alive
-                text = "".join(self._text(self.endpoint.receive()) for _ in range(count))
-            yield json.loads(text)
-
-    @staticmethod
-    def _text(message: str | bytes) -> str:
-        return message.decode() if isinstance(message, bytes) else message
-
-    def _write_loop(self) -> None:
-        while True:
-            item = self._outbox.get()
-            if item is _STOP:
-                return
-            try:
-                for piece in split_message(json.dumps(item, separators=(",", ":"), ensure_ascii=False)):
-                    self.endpoint.send_text(piece)
-            except OSError:
-                return

@@ -5,8 +5,10 @@ side with firebase-admin's REST traffic."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -79,6 +81,9 @@ def open_page(browser, page_origin) -> Iterator[Callable[[StandIn], Page]]:
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         pinned = f"&transport={transport}" if transport else ""
+        if os.environ.get("SDK_LOG"):
+            pinned += "&log=1"
+            page.on("console", lambda m: print(f"{time.monotonic():.3f} {m.text[:300]}"))
         page.goto(f"{page_origin}/sdk.html?port={standin.port}{pinned}")
         page.wait_for_function("window.ready === true")
         page.page_errors = errors

@@ -294,30 +294,50 @@ def test_going_down_tells_a_waiting_poll_to_close_and_forgets_the_connection(sta
     assert calls(client.poll()) == [("pLPCommand", ["close"])]
 
 
-def test_a_websocket_takes_over_and_long_polling_ends_after_what_it_still_held(standin):
-    standin.seed(NS, "/sessions/S1", {"seq": 1})
-    client = LongPollClient(standin)
-    client.request("q", {"p": "/sessions/S1", "h": ""})
-    client.request("o", {"p": "/presence/ada", "d": "offline"})
-
+def switch_socket(standin: StandIn, client: LongPollClient) -> websocket.Endpoint:
+    """What the SDK does to move off long polling, up to its own "a" on the new socket."""
     socket = websocket.connect("127.0.0.1", standin.port, f"/.ws?v=5&s={client.id}&ns={NS}")
     assert json.loads(socket.receive()) == {"t": "c", "d": {"t": "a", "d": {}}}
     for _ in range(2):  # the client checks the socket with two pings
         socket.send_text(json.dumps({"t": "c", "d": {"t": "p", "d": {}}}))
         assert json.loads(socket.receive()) == {"t": "c", "d": {"t": "o", "d": {}}}
-    standin.update(NS, ("sessions", "S1"), {"seq": 2})  # still for long polling
     socket.send_text(json.dumps({"t": "c", "d": {"t": "a", "d": {}}}))
     wait_until(lambda: standin.sockets()[0]["transport"] == "websocket", timeout=5, interval=0.01)
-    standin.update(NS, ("sessions", "S1"), {"seq": 3})  # for the socket
-    client.poll(client.pieces({"t": "c", "d": {"t": "n", "d": {}}}))
+    return socket
 
-    # Long polling: the queued push, then "n", then close once that answer has run.
+
+END = {"t": "c", "d": {"t": "n", "d": {}}}
+
+
+def test_a_websocket_takes_over_and_long_polling_ends_after_what_each_side_still_held(standin):
+    standin.seed(NS, "/sessions/S1", {"seq": 1})
+    client = LongPollClient(standin)
+    client.request("q", {"p": "/sessions/S1", "h": ""})
+    client.request("o", {"p": "/presence/ada", "d": "offline"})
+    standin.update(NS, ("sessions", "S1"), {"seq": 2})  # queued for long polling
+
+    socket = switch_socket(standin, client)
+    standin.update(NS, ("sessions", "S1"), {"seq": 3})  # for the socket
+    client.poll()
+
+    # Long polling: the queued push, then the server's "n"; no close while the client may still
+    # have something queued there.
     last = max(client.answers)
-    assert client.answers[last][-1] == {"t": "c", "d": {"t": "n", "d": {}}}
+    assert client.answers[last][-1] == END
     assert {"a": "m", "b": {"p": "sessions/S1", "d": {"seq": 2}}} in client.pushes()
-    assert client.commands[-1] == ["close", last]
+    assert client.commands == [["start", client.id, client.password]]
+    # The client's last request over long polling, then its "n": it runs (its answer goes on the
+    # socket), and the poll closes.
+    client.poll(client.pieces({"t": "d", "d": {"r": 7, "a": "p", "b": {"p": "/late", "d": "lp"}}}))
+    client.poll(client.pieces(END))
+    assert standin.data(NS, "/late") == "lp"
+    assert client.commands[-1] == ["close", max(client.answers)]
     # The socket carries the session on: same listens, same onDisconnect operations.
-    assert json.loads(socket.receive())["d"] == {"a": "m", "b": {"p": "sessions/S1", "d": {"seq": 3}}}
+    received = [json.loads(socket.receive()) for _ in range(2)]
+    assert received == [
+        {"t": "d", "d": {"a": "m", "b": {"p": "sessions/S1", "d": {"seq": 3}}}},
+        {"t": "d", "d": {"r": 7, "b": {"s": "ok", "d": ""}}},
+    ]
     socket.send_text(json.dumps({"t": "d", "d": {"r": 9, "a": "p", "b": {"p": "/via", "d": "socket"}}}))
     assert json.loads(socket.receive()) == {"t": "d", "d": {"r": 9, "b": {"s": "ok", "d": ""}}}
     assert standin.data(NS, "/presence/ada") is None, "switching is not disconnecting"
@@ -327,6 +347,24 @@ def test_a_websocket_takes_over_and_long_polling_ends_after_what_it_still_held(s
     socket.close()
     wait_until(lambda: standin.socket_count == 0, timeout=5, interval=0.02)
     assert standin.data(NS, "/presence/ada") == "offline"
+
+
+def test_after_the_switch_the_socket_waits_for_what_the_client_sent_before_it_over_long_polling(standin):
+    client = LongPollClient(standin)
+    socket = switch_socket(standin, client)
+    before = client.pieces({"t": "d", "d": {"r": 1, "a": "p", "b": {"p": "/order", "d": "sent first"}}})
+    end = client.pieces(END)
+
+    # The socket overtakes the long poll that still carries the client's earlier request.
+    socket.send_text(
+        json.dumps({"t": "d", "d": {"r": 2, "a": "p", "b": {"p": "/order", "d": "sent second"}}})
+    )
+    time.sleep(0.3)
+    assert standin.data(NS, "/order") is None, "held until the long poll's last pieces are in"
+    client.poll(before + end)
+
+    assert [json.loads(socket.receive())["d"]["r"] for _ in range(2)] == [1, 2]
+    assert standin.data(NS, "/order") == "sent second"
 
 
 def test_a_socket_naming_no_known_session_is_closed_at_once(standin):

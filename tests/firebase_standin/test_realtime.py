@@ -14,7 +14,8 @@ import pytest
 from tests.firebase_standin import StandIn, websocket
 from tests.firebase_standin.auth import unsigned_jwt
 from tests.firebase_standin.fixtures import FIREBASE_TEST_NAMESPACE
-from tests.firebase_standin.realtime import MAX_FRAME_CHARS, node_hash
+from tests.firebase_standin.realtime import node_hash
+from tests.firebase_standin.websocket_transport import MAX_FRAME_CHARS
 from tests.support.waiting import wait_until
 
 NS = FIREBASE_TEST_NAMESPACE
