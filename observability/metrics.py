@@ -92,7 +92,7 @@ BROWSER_WEBSOCKET_DARKLAUNCH = Counter(
 BROWSER_TRANSPORT_CONNECTS = Counter(
     "peardeck_browser_transport_connects",
     "Outcome of each attempt by a page to bring up its live link, by app and transport.",
-    ["app", "transport", "outcome"],
+    ["app", "transport", "outcome", "firebase_transport"],
 )
 BROWSER_METRICS_REJECTED = Counter(
     "peardeck_browser_metrics_rejected",

@@ -88,6 +88,7 @@ def _item(app: str, index: int, item):
     labels = item.get("labels", {})
     if not isinstance(labels, dict):
         raise Refused("malformed", f"{where}.labels", "labels must be an object.")
+    labels = {**declared.defaults, **labels}
     if set(labels) != set(declared.labels):
         expected = ", ".join(declared.labels) or "none"
         raise Refused("unknown_label", f"{where}.labels", f"This metric takes the labels: {expected}.")
