@@ -93,7 +93,7 @@ def log_in(page, server, account):
     page.goto(f"{server}/accounts/login/")
     page.get_by_label("Username").fill(account.username)
     page.get_by_label("Password").fill(account.password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/teach/")
 
 
