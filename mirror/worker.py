@@ -58,7 +58,7 @@ INGEST_SECONDS = 1.0
 # Fairness: a tick takes the students' waiting entries round-robin (everyone's first, then
 # everyone's second...) and at most this many of one student, so a student who floods their inbox
 # delays only their own answers.
-INGEST_PER_STUDENT = 5
+INGEST_PER_STUDENT = 2
 CLEAR_INTERVAL_SECONDS = 60.0
 
 

@@ -551,3 +551,16 @@ def test_a_student_flooding_the_api_is_rate_limited_and_the_rest_of_the_class_is
     assert error_of(refused)["code"] == "rate_limited"
     assert int(refused["Retry-After"]) >= 1
     assert classmate.get("/api/student/state").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_sign_in_page_may_send_the_browser_on_to_a_configured_provider_only(client, settings):
+    settings.OIDC_PROVIDERS = {
+        "google": {
+            "client_id": "x",
+            "client_secret": "y",
+            "discovery_url": "https://accounts.google.com/.well-known/openid-configuration",
+        }
+    }
+    policy = _directives(client.get("/accounts/login/")["Content-Security-Policy"])
+    assert policy["form-action"] == ["'self'", "https://accounts.google.com"]

@@ -12,7 +12,8 @@ in. The one inline script, the student page's import map, carries the request's 
 - images: anywhere over http(s) (a question's image is any address a teacher gives), data: and
   blob: (drawings);
 - styles: ours, and inline style attributes (the pages set colours that way);
-- nothing may frame a page, no plugins, no <base>, forms post only to us.
+- nothing may frame a page, no plugins, no <base>; forms post only to us, and signing in with a
+  school account may go on to the configured providers.
 
 The API's interactive docs (/api/docs load Swagger from its CDN) and Django's admin keep their
 own needs and get no policy here.
@@ -58,7 +59,7 @@ def policy(request, nonce: str) -> str:
         "font-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
-        "form-action": ["'self'"],
+        "form-action": ["'self'", *_sign_in_providers()],
         "frame-ancestors": ["'none'"],
     }
     return "; ".join(f"{name} {' '.join(dict.fromkeys(sources))}" for name, sources in directives.items())
@@ -75,6 +76,17 @@ def _firebase_database_sources() -> list[str]:
         domain = host.split(".", 1)[1] if host.count(".") >= 2 else host
         sources += [f"https://*.{domain}", f"wss://*.{domain}"]
     return sources
+
+
+def _sign_in_providers() -> list[str]:
+    """Where signing in with a school account sends the browser: a form posts to us, and we
+    redirect it to the provider, which form-action governs too. Its discovery document lives at
+    the same origin as its authorization page."""
+    origins = []
+    for config in (settings.OIDC_PROVIDERS or {}).values():
+        parsed = urlparse(config["discovery_url"])
+        origins.append(f"{parsed.scheme}://{parsed.netloc}")
+    return origins
 
 
 def _emulator_sources() -> list[str]:
