@@ -12,7 +12,10 @@ in. The one inline script, the student page's import map, carries the request's 
 - images: anywhere over http(s) (a question's image is any address a teacher gives), data: and
   blob: (drawings);
 - styles: ours, and inline style attributes (the pages set colours that way);
-- nothing may frame a page, no plugins, no <base>, forms post only to us.
+- nothing may frame a page, no plugins, no <base>; forms post only to us, and the redirects
+  that follow a form may lead only to the sign-in providers that are configured (the browser
+  holds a form's redirects to `form-action` too: "Sign in with Google" posts to us, and we send
+  it on to Google).
 
 The API's interactive docs (/api/docs load Swagger from its CDN) and Django's admin keep their
 own needs and get no policy here.
@@ -58,10 +61,21 @@ def policy(request, nonce: str) -> str:
         "font-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
-        "form-action": ["'self'"],
+        "form-action": ["'self'", *_sign_in_provider_sources()],
         "frame-ancestors": ["'none'"],
     }
     return "; ".join(f"{name} {' '.join(dict.fromkeys(sources))}" for name, sources in directives.items())
+
+
+def _sign_in_provider_sources() -> list[str]:
+    """The origin of each configured OpenID provider's discovery document; Google and Microsoft
+    serve their authorization endpoints from the same origin as their discovery documents."""
+    sources = []
+    for provider in settings.OIDC_PROVIDERS.values():
+        parsed = urlparse(provider["discovery_url"])
+        if parsed.scheme in ("http", "https") and parsed.netloc:
+            sources.append(f"{parsed.scheme}://{parsed.netloc}")
+    return sources
 
 
 def _firebase_database_sources() -> list[str]:
