@@ -5,8 +5,8 @@ student manages to get into a page can never run as script, even where an escapi
 in. The one inline script, the student page's import map, carries the request's nonce
 (`request.csp_nonce`; the JSON in `json_script` elements is data, which CSP does not run).
 
-- scripts: ours, and with Firebase on the databases' hosts (the Firebase SDK's long-polling
-  transport loads its frames as scripts from them);
+- scripts and frames: ours, and with Firebase on the databases' hosts (the Firebase SDK's
+  long-polling transport loads its frames as scripts from them, and posts from a hidden frame);
 - connections: our server (HTTP and its WebSocket), the Firebase databases (and the hosts they
   redirect to, in the same domain), Firebase Auth's token endpoints, and the emulator when set;
 - images: anywhere over http(s) (a question's image is any address a teacher gives), data: and
@@ -54,6 +54,8 @@ def policy(request, nonce: str) -> str:
         "default-src": ["'self'"],
         "script-src": ["'self'", f"'nonce-{nonce}'", *databases, *emulator],
         "connect-src": ["'self'", websocket, *databases, *auth, *emulator],
+        # The SDK's long-polling transport sends its requests from a hidden frame of the database.
+        "frame-src": ["'self'", *databases, *emulator],
         "img-src": ["'self'", "https:", "http:", "data:", "blob:"],
         "style-src": ["'self'", "'unsafe-inline'"],
         "font-src": ["'self'"],
