@@ -808,7 +808,7 @@ def main() -> None:
         return
     if options.short:
         options.classes, options.students = 2, 9
-        options.warmup, options.hold, options.settle = 3.0, 4.0, 40.0
+        options.warmup, options.hold, options.settle = 3.0, 4.0, 60.0
         if options.faults == ",".join(FAULTS):
             options.faults = ",".join(SHORT_FAULTS)
     options.faults = [f for f in options.faults.split(",") if f]
