@@ -219,7 +219,9 @@ def main() -> None:
             poll_script.write_text(POLL_LUA % {"tokens": quoted, "etags": etags})
             wrk(f"{base}/healthz", 2, args.connections)  # warm up every worker
             results = {
-                "GET /healthz (cheapest JSON)": measured(base, f"{base}/healthz", args.seconds, args.connections),
+                "GET /healthz (cheapest JSON)": measured(
+                    base, f"{base}/healthz", args.seconds, args.connections
+                ),
                 "GET /api/student/state": measured(base, base, args.seconds, args.connections, state_script),
                 "GET /api/student/state -> 304": measured(
                     base, base, args.seconds, args.connections, poll_script
