@@ -191,8 +191,9 @@ def wait(future: Future) -> Submitted:
 
 @dataclass
 class Effects:
-    """What a committed batch causes: (question, student) pairs changed per session, and the
-    sessions' answers_seq after the batch."""
+    """What a committed batch causes: per session the (question, student) pairs it changed and
+    the ("covers", before, after) range of answers_seq it took, and each session's answers_seq
+    after the batch."""
 
     changed: dict[int, set[tuple[int, int]]] = field(default_factory=lambda: defaultdict(set))
     answers_seq: dict[int, int] = field(default_factory=dict)
@@ -332,6 +333,9 @@ def _write_once(batch: list[Answer]) -> tuple[list[Outcome], Effects]:
         )
 
     effects.answers_seq = _bump_answers_seq(cursor, counts)
+    for session_id, after in effects.answers_seq.items():
+        # The range of answers_seq this batch covers, so a client can tell a lost event from a jump.
+        effects.changed[session_id].add(("covers", after - counts[session_id], after))
     return outcomes, effects
 
 

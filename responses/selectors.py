@@ -100,10 +100,14 @@ def takeaways_of(student: Student) -> list[dict]:
     return takeaways
 
 
-def tally_events(changed: dict[int, set[tuple[int, int]]]) -> dict[int, dict]:
+def tally_events(changed: dict[int, set[tuple]]) -> dict[int, dict]:
     """One coalesced update per session of a round, for every session of the round together:
-    fresh tallies of the questions that were answered, and the changed responses themselves
-    (only teachers receive those; see live/documents.py).
+    fresh tallies of the questions that were answered, the changed responses themselves (only
+    teachers receive those; see live/documents.py), and `covers`, the answers_seq ranges
+    [before, after] of the batches (and removals) the event settles, sorted.
+
+    `changed` holds per session (question_id, student_id) pairs and ("covers", before, after)
+    items, as the answer writer and remove_student publish them.
 
     All sessions are read from one snapshot (one REPEATABLE READ transaction on PostgreSQL; a
     SQLite transaction is one anyway), in three queries whatever the number of classes: the
@@ -113,6 +117,13 @@ def tally_events(changed: dict[int, set[tuple[int, int]]]) -> dict[int, dict]:
     """
     if not changed:
         return {}
+    covers = {
+        session_id: sorted([item[1], item[2]] for item in items if item[0] == "covers")
+        for session_id, items in changed.items()
+    }
+    changed = {
+        session_id: {item for item in items if item[0] != "covers"} for session_id, items in changed.items()
+    }
     own_transaction = not connection.in_atomic_block  # else the caller's snapshot is the one
     with transaction.atomic():
         if own_transaction and connection.vendor == "postgresql":
@@ -179,6 +190,7 @@ def tally_events(changed: dict[int, set[tuple[int, int]]]) -> dict[int, dict]:
             "type": "tallies",
             "seq": session["seq"],
             "answers_seq": session["answers_seq"],
+            "covers": covers[session_id],
             "revealed_question_ids": session["revealed_question_ids"],
             "tallies": tallies,
             "responses": sorted(responses[session_id], key=lambda r: (r["question_id"], r["student_id"])),
