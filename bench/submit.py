@@ -35,7 +35,7 @@ SUBMIT_LUA = """
 local tokens = {%(tokens)s}
 local questions = {%(questions)s}
 local counter = 0
-local thread_id = 0
+thread_id = 0  -- set per thread by setup() below (a global, so the setter reaches it)
 local next_thread = 0
 function setup(thread)
   next_thread = next_thread + 1

@@ -62,8 +62,20 @@ def announce(message: dict) -> None:
 def ensure_subscribed() -> None:
     """Starts this process's subscription (once per process) when Redis is configured."""
     url = getattr(settings, "REDIS_URL", None)
-    if url:
+    if url and not _running():
         _ensure_subscribed(url)
+
+
+def _running() -> bool:
+    # Asked on every cache read: no lock while all is well.
+    thread, publisher = _state["thread"], _state["publisher"]
+    return (
+        _state["pid"] == os.getpid()
+        and thread is not None
+        and publisher is not None
+        and thread.is_alive()
+        and publisher.is_alive()
+    )
 
 
 def _deliver(message: dict) -> None:
