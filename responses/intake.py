@@ -49,6 +49,7 @@ from django.db import DataError, IntegrityError, close_old_connections, connecti
 from django.utils import timezone
 
 from domain.errors import DomainError
+from observability import metrics
 from responses.models import Response, Submission
 from responses.selectors import tally_events
 from runtime import broadcast
@@ -137,6 +138,7 @@ class AnswerWriter:
         while True:
             batch = self._take()
             close_old_connections()
+            started = time.perf_counter()
             try:
                 outcomes, effects = write(batch)
             except BaseException as exc:  # every waiter must hear of it
@@ -151,6 +153,8 @@ class AnswerWriter:
                     answer.future.set_exception(outcome)
                 else:
                     answer.future.set_result(outcome)
+            metrics.ANSWER_BATCH_SECONDS.observe(time.perf_counter() - started)
+            metrics.ANSWER_BATCH_ROWS.inc(len(batch))
             effects.run()
             close_old_connections()
 
