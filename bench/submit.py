@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.classroom import ONE_CHOICE_QUESTION, open_class, sign_up_teacher  # noqa: E402
-from tests.support.server import fresh_postgres_database, free_port, running_server  # noqa: E402
+from tests.support.server import free_port, fresh_postgres_database, running_server  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")

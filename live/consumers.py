@@ -24,7 +24,7 @@ from live import documents
 from live.services import identify_socket
 from observability import metrics
 from responses.models import WS
-from responses.services import submit_response
+from responses.services import submit_response_async
 from runtime import broadcast, threads
 from sessions.models import Session
 
@@ -151,7 +151,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def _submit(self, content):
         submission_id = content.get("submission_id")
         try:
-            submitted = await threads.in_pool(submit_response)(
+            submitted = await submit_response_async(
                 student=self.student,
                 question_id=content.get("question_id"),
                 submission_id=submission_id,

@@ -2,6 +2,7 @@
 every accepted answer is written by the process's one answer writer (responses/intake.py, whose
 docstring states the invariants)."""
 
+import asyncio
 import re
 import time
 from concurrent.futures import Future
@@ -14,9 +15,10 @@ from observability import instrument
 from responses import intake
 from responses.intake import Submitted
 from responses.models import SOURCE_CHOICES, Response
+from runtime import threads
 from sessions.models import Session, Student
 
-__all__ = ["Submitted", "set_starred", "submit_response", "submit_responses"]
+__all__ = ["Submitted", "set_starred", "submit_response", "submit_response_async", "submit_responses"]
 
 SUBMISSION_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 _SOURCES = {value for value, _label in SOURCE_CHOICES}
@@ -56,6 +58,22 @@ def submit_response(
     except (OperationalError, InterfaceError) as exc:
         raise DomainError("unavailable", "Answers cannot be stored right now; send it again.") from exc
     instrument.answer_handled(submitted, transport=source, seconds=time.perf_counter() - started)
+    return submitted
+
+
+async def submit_response_async(**arguments) -> Submitted:
+    """submit_response for a caller on the event loop (a socket's `submit`): the answer is
+    checked and queued on a request thread, and its outcome awaited on the loop, so no thread
+    waits for the batch's commit and one process's sockets fill the writer's batches."""
+    started = time.perf_counter()
+    [future] = await threads.in_pool(submit_responses)([arguments])
+    try:
+        submitted = await asyncio.wait_for(asyncio.wrap_future(future), intake.WAIT_SECONDS)
+    except TimeoutError as exc:
+        raise DomainError("unavailable", "Answers are not being stored right now; send it again.") from exc
+    except (OperationalError, InterfaceError) as exc:
+        raise DomainError("unavailable", "Answers cannot be stored right now; send it again.") from exc
+    instrument.answer_handled(submitted, transport=arguments["source"], seconds=time.perf_counter() - started)
     return submitted
 
 
