@@ -462,7 +462,8 @@ def report(
         last_final = max(room.final_at for room in finals)
         figures["last_final_after_window_end_s"] = round(last_final - (t0 + options.window), 2)
         print(
-            f"final after the class's last answer was sent: p50 {p50:.2f} s, p99 {p99:.2f} s, max {most:.2f} s"
+            f"final after the class's last answer was sent: "
+            f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {most:.2f} s"
         )
     after_class: list[float] = []
     after_global: list[float] = []
