@@ -6,6 +6,8 @@ cache (id, session id, display name, where they are, removed or not); its `sessi
 the database only if an endpoint asks for it.
 """
 
+from django.utils import timezone
+
 from domain.errors import DomainError
 from domain.tokens import STUDENT_PREFIX, token_hash
 from sessions import live_state
@@ -29,7 +31,8 @@ def cached_student_for_token(plaintext: str) -> Student | None:
         display_name=found.display_name,
         current_question_id=found.current_question_id,
         token_hash=found.token_hash,
-        removed_at=record.removed.get(found.id),
+        # Only whether, not when: a removed student is refused, and that is all it is used for.
+        removed_at=timezone.now() if found.id in record.removed else None,
     )
 
 

@@ -28,7 +28,6 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
 
 from runtime import announcements
 from sessions.models import Question, Session, Student
@@ -59,7 +58,7 @@ class LiveSession:
     locked: frozenset[int]
     revealed: frozenset[int]
     questions: dict[int, LiveQuestion]
-    removed: dict[int, datetime]  # student id -> when
+    removed: frozenset[int]  # students the teacher removed
     projector_key_hash: str
     loaded_at: float
 
@@ -113,24 +112,32 @@ def _subscribe() -> None:
 
 
 def session(session_id: int) -> LiveSession | None:
-    """The session's live record, from this process's cache when it is fresh; None if none."""
+    """The session's live record, from this process's cache when it is fresh; None if none.
+
+    One thread reads a missing record while the others asking for it wait (a class's answers
+    arrive together). A record past its TTL is read again by one thread while the others go on
+    with it meanwhile, so a class answering never stalls on the refresh."""
     _subscribe()
-    record = _fresh(session_id)
-    if record is not None:
-        return record
-    # One thread reads a missing record while the others asking for it wait (a class's answers
-    # arrive together).
     with _cache.lock:
+        record = _cache.sessions.get(session_id)
+        if record is not None:
+            _cache.sessions.move_to_end(session_id)
         loading = _cache.loading.setdefault(session_id, threading.Lock())
-    with loading:
-        record = _fresh(session_id)
-        if record is None:
-            record = _load_session(session_id, time.monotonic())
-            if record is not None:
-                record = _store(record)
-        with _cache.lock:
-            _cache.loading.pop(session_id, None)
-    return record
+    if record is not None and time.monotonic() - record.loaded_at < TTL_SECONDS:
+        return record
+    if record is not None:
+        if not loading.acquire(blocking=False):
+            return record  # another thread is refreshing it
+    else:
+        loading.acquire()
+    try:
+        fresh = _fresh(session_id)
+        if fresh is not None:
+            return fresh
+        fresh = _load_session(session_id, time.monotonic())
+        return _store(fresh) if fresh is not None else None
+    finally:
+        loading.release()
 
 
 def _store(record: LiveSession) -> LiveSession:
@@ -176,17 +183,13 @@ def _load_session(session_id: int, now: float) -> LiveSession | None:
     )
     if row is None:
         return None
+    deck_questions = Question.objects.filter(deck_id=row["deck_id"])
+    deck_questions = deck_questions.values_list("id", "kind", "config", "position")
     questions = {
         question_id: LiveQuestion(question_id, kind, config, position)
-        for question_id, kind, config, position in Question.objects.filter(
-            deck_id=row["deck_id"]
-        ).values_list("id", "kind", "config", "position")
+        for question_id, kind, config, position in deck_questions
     }
-    removed = dict(
-        Student.objects.filter(session_id=session_id, removed_at__isnull=False).values_list(
-            "id", "removed_at"
-        )
-    )
+    removed = Student.objects.filter(session_id=session_id, removed_at__isnull=False).values_list("id")
     return LiveSession(
         id=session_id,
         seq=row["seq"],
@@ -199,7 +202,7 @@ def _load_session(session_id: int, now: float) -> LiveSession | None:
         locked=frozenset(row["locked_question_ids"]),
         revealed=frozenset(row["revealed_question_ids"]),
         questions=questions,
-        removed=removed,
+        removed=frozenset(student_id for (student_id,) in removed),
         projector_key_hash=row["projector_key_hash"],
         loaded_at=now,
     )
