@@ -688,7 +688,7 @@ def cleaned(
     record is fresh: the question must be the session's and the answer valid for its kind, and the
     student not removed. The rest (state, pacing, locks) is decided by the writer, after it has
     looked for a replay."""
-    record = live_state.session(session_id)
+    record = live_state.session(session_id, ttl=live_state.ANSWER_TTL_SECONDS)
     if record is None:
         raise refused("session_not_found", "This session no longer exists.")
     if student_id in record.removed:

@@ -22,7 +22,8 @@ def cached_student_for_token(plaintext: str) -> Student | None:
     found = live_state.student_for_token_hash(token_hash(plaintext))
     if found is None:
         return None
-    record = live_state.session(found.session_id)
+    # Removal bumps seq (announced), and the answer writer checks it again in SQL.
+    record = live_state.session(found.session_id, ttl=live_state.ANSWER_TTL_SECONDS)
     if record is None:
         return None
     return Student(

@@ -18,8 +18,11 @@ How a record stays true enough (runtime/announcements.py carries the messages):
 4. A record is trusted at most TTL_SECONDS without an announcement, so an announcement lost in
    flight costs seconds of staleness in what a poll is told. It never costs a wrong acceptance:
    the answer writer re-checks everything in SQL under the session's row lock.
-5. Changes that bump no seq announce too: a rotated projector key (`{"session", "forget"}`) and a
-   student moving in a student-paced session (`{"student"}`).
+5. Changes that bump no seq announce too: a rotated projector key (`{"session", "forget"}`), a
+   student moving in a student-paced session (`{"student"}`), a deck's questions changing
+   (`{"deck"}`: every record of its sessions goes).
+6. The answer path trusts a record up to ANSWER_TTL_SECONDS: what it refuses on is re-checked in
+   SQL by the writer, but for the questions, whose changes are announced (5).
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ from runtime import announcements
 from sessions.models import Question, Session, Student
 
 TTL_SECONDS = 5.0
+# The answer path may use an older record: everything it refuses on is re-checked by the writer in
+# SQL but the deck's questions, and every change of a deck is announced (deck_changed). So only a
+# lost announcement of a deck edit made during a class could mislead it, for this long at most.
+ANSWER_TTL_SECONDS = 60.0
 MAX_SESSIONS = 20_000
 MAX_STUDENTS = 200_000
 
@@ -111,8 +118,9 @@ def _subscribe() -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def session(session_id: int) -> LiveSession | None:
-    """The session's live record, from this process's cache when it is fresh; None if none.
+def session(session_id: int, *, ttl: float = TTL_SECONDS) -> LiveSession | None:
+    """The session's live record, from this process's cache when it is fresh (read at most `ttl`
+    seconds ago); None if there is no such session.
 
     One thread reads a missing record while the others asking for it wait (a class's answers
     arrive together). A record past its TTL is read again by one thread while the others go on
@@ -123,7 +131,7 @@ def session(session_id: int) -> LiveSession | None:
         if record is not None:
             _cache.sessions.move_to_end(session_id)
         loading = _cache.loading.setdefault(session_id, threading.Lock())
-    if record is not None and time.monotonic() - record.loaded_at < TTL_SECONDS:
+    if record is not None and time.monotonic() - record.loaded_at < ttl:
         return record
     if record is not None:
         if not loading.acquire(blocking=False):
@@ -265,6 +273,13 @@ def answers_changed(answers_seq_by_session: dict[int, int]) -> None:
     announcements.announce({"answers": {str(k): v for k, v in answers_seq_by_session.items()}})
 
 
+def deck_changed(deck_id: int) -> None:
+    """A deck's questions changed (added, edited, moved, deleted): the records of its sessions go,
+    here now and everywhere (call again from on_commit)."""
+    _heard({"deck": deck_id})
+    announcements.announce({"deck": deck_id})
+
+
 def forget_session(session_id: int) -> None:
     """A change that bumps no seq (a new projector key): dropped here and everywhere."""
     session_changed(session_id)
@@ -285,6 +300,12 @@ def _forget_student(student_id: int) -> None:
 
 
 def _heard(message: dict) -> None:
+    if isinstance(message.get("deck"), int):
+        with _cache.lock:
+            of_deck = [sid for sid, record in _cache.sessions.items() if record.deck_id == message["deck"]]
+            for session_id in of_deck:
+                del _cache.sessions[session_id]
+        return
     if "student" in message:
         if isinstance(message["student"], int):
             _forget_student(message["student"])
