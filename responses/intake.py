@@ -682,13 +682,27 @@ def check_order(order: Any) -> int | None:
 
 
 def cleaned(
-    *, student_id: int, session_id: int, question_id: int, submission_id: str, answer: Any, source: str, order
-) -> Answer:
+    *,
+    student_id: int,
+    session_id: int,
+    question_id: int,
+    submission_id: str,
+    answer: Any,
+    source: str,
+    order,
+    cached_only: bool = False,
+) -> Answer | None:
     """Checks an answer against the cached live state of its session, with no query when the
     record is fresh: the question must be the session's and the answer valid for its kind, and the
     student not removed. The rest (state, pacing, locks) is decided by the writer, after it has
-    looked for a replay."""
-    record = live_state.session(session_id, ttl=live_state.ANSWER_TTL_SECONDS)
+    looked for a replay. With `cached_only` (on the event loop) None when the record would have
+    to be read first."""
+    if cached_only:
+        record = live_state.cached_session(session_id, ttl=live_state.ANSWER_TTL_SECONDS)
+        if record is None:
+            return None
+    else:
+        record = live_state.session(session_id, ttl=live_state.ANSWER_TTL_SECONDS)
     if record is None:
         raise refused("session_not_found", "This session no longer exists.")
     if student_id in record.removed:

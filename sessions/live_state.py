@@ -163,6 +163,16 @@ def _store(record: LiveSession) -> LiveSession:
     return record
 
 
+def cached_session(session_id: int, *, ttl: float = TTL_SECONDS) -> LiveSession | None:
+    """The record only if this process holds it fresh: never a query (for the event loop)."""
+    _subscribe()
+    with _cache.lock:
+        record = _cache.sessions.get(session_id)
+    if record is not None and time.monotonic() - record.loaded_at < ttl:
+        return record
+    return None
+
+
 def _fresh(session_id: int) -> LiveSession | None:
     with _cache.lock:
         record = _cache.sessions.get(session_id)
