@@ -152,10 +152,16 @@ def main() -> None:
             )
         backlog = {}
         if options.backlog:
+            cpu_before = _cpu_seconds(worker.pid)
             backlog = take_in_backlog(db, app, classes, options.backlog, standin, live_services)
+            # The worker's own CPU (listeners, ingest, acks, relay), per answer of the backlog.
+            backlog["worker_cpu_ms_per_answer"] = round(
+                1000 * (_cpu_seconds(worker.pid) - cpu_before) / backlog["answers"], 3
+            )
             print(
                 f"backlog: {backlog['answers']} answers written at once, taken in and acknowledged in "
-                f"{backlog['drained_s']:.2f} s = {backlog['answers_per_s']:.0f} answers/s"
+                f"{backlog['drained_s']:.2f} s = {backlog['answers_per_s']:.0f} answers/s; "
+                f"the worker's CPU {backlog['worker_cpu_ms_per_answer']} ms an answer"
             )
         by_firebase = Response.objects.filter(source="firebase").count()
         print(f"responses stored: {Response.objects.count()}, by firebase: {by_firebase}")
@@ -173,6 +179,11 @@ def main() -> None:
         worker.terminate()
         worker.wait(timeout=30)
         standin.stop()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def take_in_backlog(db, app, classes, per_student: int, standin, live_services) -> dict:
