@@ -26,11 +26,12 @@ from observability import metrics
 from responses.models import WS
 from responses.services import submit_response
 from runtime import broadcast, threads
-from sessions.models import Session
+from sessions.models import Session, Student
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = "peardeck.v1"
+VERSIONS = ("seq", "answers_seq")
 CLOSE_BY_CODE = {
     "not_authenticated": 4401,
     "student_removed": 4403,
@@ -39,19 +40,46 @@ CLOSE_BY_CODE = {
 }
 
 
-def _state_for(session, student, role: str) -> dict:
-    """`session` was read just now; a student held by an open socket is re-read."""
+def _state_for(session_id: int, student, role: str) -> dict:
+    """The role's document, read now. A student removed since they were identified is refused
+    here: their removal event may have been published before the socket joined the group."""
+    if role == documents.STUDENT:
+        # Read afresh with its session: the one cached since identification is older than the
+        # subscription.
+        student = Student.objects.select_related("session").get(pk=student.pk)
+        if student.is_removed:
+            raise DomainError("student_removed", "The teacher removed you from this session.")
+        return documents.student_view(student)
+    session = Session.objects.get(pk=session_id)
     if role == documents.TEACHER:
         return documents.dashboard_state(session)
-    if role == documents.STUDENT:
-        student.refresh_from_db()
-        return documents.student_view(student)
     return documents.projector_state(session)
 
 
 def _identify(scope, join_code: str, role: str, token: str):
-    session, student = identify_socket(join_code=join_code, role=role, user=scope.get("user"), token=token)
-    return session, student, _state_for(session, student, role)
+    return identify_socket(join_code=join_code, role=role, user=scope.get("user"), token=token)
+
+
+def versions_of(document: dict) -> dict:
+    """The versions a document (or event) carries: `seq` always, `answers_seq` where the role
+    sees answers (teacher, projector, and a student's own answer)."""
+    return {name: document[name] for name in VERSIONS if name in document}
+
+
+def held_versions(query: dict) -> dict:
+    """The versions a reconnecting client says it holds: ?since=<seq>&answers_since=<answers_seq>."""
+    held = {}
+    for name, parameter in (("seq", "since"), ("answers_seq", "answers_since")):
+        value = query.get(parameter, [""])[0]
+        if value.isdigit():
+            held[name] = int(value)
+    return held
+
+
+def holds_all(held: dict, current: dict) -> bool:
+    """True when the client holds exactly every version the role's document carries now; any
+    version missing or different means it gets the document."""
+    return all(held.get(name) == value for name, value in current.items())
 
 
 class SessionConsumer(AsyncJsonWebsocketConsumer):
@@ -67,31 +95,43 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         token = next((p.removeprefix("token.") for p in offered if p.startswith("token.")), "")
         token = token or query.get("token", [""])[0]
         await self.accept(PROTOCOL if PROTOCOL in offered else None)
+        group = None
         try:
-            session, self.student, state = await threads.in_pool(_identify)(
+            session, self.student = await threads.in_pool(_identify)(
                 self.scope, kwargs["join_code"], self.role, token
             )
+            # Subscribe, then read: an event published from here on is either in the state read
+            # below or delivered after the hello (this handler finishes before the next message
+            # is handled), never lost in between. Clients drop what is older than the hello.
+            group = broadcast.group_name(session.pk)
+            await self.channel_layer.group_add(group, self.channel_name)
+            state = await threads.in_pool(_state_for)(session.pk, self.student, self.role)
         except DomainError as refusal:
+            await self._leave(group)
             metrics.WEBSOCKET_CONNECTS.labels(role=self._role_label(), outcome="refused").inc()
             await self.send_json({"type": "refused", "code": refusal.code, "message": refusal.message})
             await self.close(code=CLOSE_BY_CODE.get(refusal.code, 4403))
             return
         except Exception:
+            await self._leave(group)
             metrics.WEBSOCKET_CONNECTS.labels(role=self._role_label(), outcome="failed").inc()
             log.exception("WebSocket connect failed")
             await self.close(code=1011)
             return
         self.session_id = session.pk
         self._travel_light()
-        await self.channel_layer.group_add(broadcast.group_name(self.session_id), self.channel_name)
         broadcast.socket_opened(self)
         metrics.WEBSOCKET_CONNECTS.labels(role=self.role, outcome="accepted").inc()
         metrics.WEBSOCKET_CONNECTIONS.labels(role=self.role).inc()
-        since = query.get("since", [""])[0]
-        unchanged = since.isdigit() and int(since) == state["seq"]
+        current = versions_of(state)
+        unchanged = holds_all(held_versions(query), current)
         await self.send_json(
-            {"type": "hello", "role": self.role, "seq": state["seq"], "state": None if unchanged else state}
+            {"type": "hello", "role": self.role, **current, "state": None if unchanged else state}
         )
+
+    async def _leave(self, group: str | None) -> None:
+        if group is not None:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     @classmethod
     async def encode_json(cls, content):
@@ -125,7 +165,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         if kind == "ping":
             await self.send_json({"type": "pong"})
         elif kind == "sync":
-            await self._send_state_if_behind(content.get("seq"))
+            await self._send_state_if_behind(content)
         elif kind == "submit" and self.role == documents.STUDENT:
             await self._submit(content)
         else:
@@ -141,12 +181,19 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 {"type": "error", "code": "malformed_json", "message": "Messages are JSON objects."}
             )
 
-    async def _send_state_if_behind(self, seq):
-        state = await threads.in_pool(_state_for_socket)(self)
-        if isinstance(seq, int) and seq == state["seq"]:
-            await self.send_json({"type": "in_sync", "seq": seq})
+    async def _send_state_if_behind(self, content: dict):
+        try:
+            state = await threads.in_pool(_state_for)(self.session_id, self.student, self.role)
+        except DomainError as refusal:
+            await self.send_json({"type": "error", **refusal.as_dict()})
+            await self.close(code=CLOSE_BY_CODE.get(refusal.code, 4403))
+            return
+        current = versions_of(state)
+        held = {name: content.get(name) for name in VERSIONS if isinstance(content.get(name), int)}
+        if holds_all(held, current):
+            await self.send_json({"type": "in_sync", **current})
         else:
-            await self.send_json({"type": "state", "seq": state["seq"], "state": state})
+            await self.send_json({"type": "state", **current, "state": state})
 
     async def _submit(self, content):
         submission_id = content.get("submission_id")
@@ -193,7 +240,3 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
         if event["type"] == "removed":
             await self.close(code=4403)
-
-
-def _state_for_socket(consumer: SessionConsumer) -> dict:
-    return _state_for(Session.objects.get(pk=consumer.session_id), consumer.student, consumer.role)

@@ -7,9 +7,12 @@
   which is what made answers over WebSockets slower than over HTTP (bench/burst).
 - `updates_pool()`: UPDATE_THREADS (2) for the coalesced dashboard updates (runtime/broadcast.py),
   apart, so that a burst of queued answers never holds back the dashboards showing them.
+- `control_pool()`: CONTROL_THREADS (3) for the teacher's requests (runtime/http_bridge.py
+  routes them): a lock, next or reveal never waits in a queue of answers and state polls.
 
 Together they bound the database connections a worker uses at once: keep HTTP_THREADS +
-UPDATE_THREADS at or below DATABASE_POOL_MAX.
+UPDATE_THREADS + CONTROL_THREADS (+ the answer writer's one) at or below DATABASE_POOL_MAX, or a
+teacher's request would wait for a connection held by an answer instead.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 UPDATE_THREADS = 2
+CONTROL_THREADS = 3
 
 _lock = threading.Lock()
 _pools: dict[str, ThreadPoolExecutor] = {}
@@ -43,6 +47,11 @@ def pool() -> ThreadPoolExecutor:
 def updates_pool() -> ThreadPoolExecutor:
     """The coalesced dashboard updates: made on first use with UPDATE_THREADS threads."""
     return _made("updates", UPDATE_THREADS)
+
+
+def control_pool() -> ThreadPoolExecutor:
+    """The teacher's requests (session control, the dashboard's reads): CONTROL_THREADS threads."""
+    return _made("control", CONTROL_THREADS)
 
 
 def shutdown() -> None:
