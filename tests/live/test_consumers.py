@@ -1,12 +1,15 @@
 """WebSockets against the real ASGI application, for every role, through WebsocketCommunicator."""
 
 import json
+import time
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.test import Client
 
 from accounts.services import issue_api_token
+from live import documents
 from live import services as live_services
 from peardeck.asgi import application
 from responses.models import Response
@@ -321,3 +324,88 @@ async def test_a_teacher_logged_in_through_the_browser_connects_with_the_session
     assert hello["type"] == "hello"
     assert [s["display_name"] for s in hello["state"]["students"]] == ["Arnold", "Wanda"]
     await communicator.disconnect()
+
+
+# --- convergence (issue 12): subscribe before reading, every version compared on reconnect ------
+
+
+async def test_a_lock_committed_while_a_student_connects_reaches_them_in_the_hello_or_after_it(
+    classroom, monkeypatch
+):
+    """The socket joins its group before it reads its hello: a change that commits between the
+    read and the join is not lost. The lock below commits right after the hello's state is read."""
+    session = classroom["session"]
+    _student, token = classroom["students"]["Arnold"]
+    real_student_view = documents.student_view
+    locked_during_read = []
+
+    def student_view_then_lock(student):
+        view = real_student_view(student)
+        if not locked_during_read:
+            locked_during_read.append(live_services.flag_question(session=session, action="lock"))
+            time.sleep(0.3)  # the lock's event goes out now, while this socket is still connecting
+        return view
+
+    monkeypatch.setattr(documents, "student_view", student_view_then_lock)
+    communicator, hello = await connect(url(session, "student", token))
+    assert locked_during_read
+    assert hello["state"]["locked"] is False  # read before the lock committed
+    locked = await receive_until(communicator, "question_locked", timeout=3)
+    assert locked["seq"] == hello["seq"] + 1
+    await communicator.disconnect()
+
+
+async def answer_over_http(token: str, question_id: int, submission_id: str, answer: dict, **extra):
+    response = await database_sync_to_async(Client().post)(
+        "/api/student/responses",
+        json.dumps({"question_id": question_id, "submission_id": submission_id, "answer": answer, **extra}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code in (200, 201), response.content
+    return response.json()
+
+
+async def test_a_dashboard_that_reconnects_with_since_gets_the_answers_given_while_it_was_away(classroom):
+    session = classroom["session"]
+    question = classroom["questions"]["multiple_choice"]
+    teacher, hello = await connect(url(session, "teacher", classroom["teacher_token"]))
+    assert hello["answers_seq"] == hello["state"]["answers_seq"]
+    await teacher.disconnect()
+    _arnold, token = classroom["students"]["Arnold"]
+    await answer_over_http(token, question.pk, "away-1", {"choices": [2]})
+
+    path = url(session, "teacher", classroom["teacher_token"], since=hello["seq"])
+    again, back = await connect(f"{path}&answers_since={hello['answers_seq']}")
+    assert back["seq"] == hello["seq"]  # no session change: only answers came in
+    assert back["answers_seq"] > hello["answers_seq"]
+    assert back["state"] is not None, "the hello said 'unchanged' though an answer came in"
+    tally = next(t for t in back["state"]["tallies"] if t["question_id"] == question.pk)
+    assert tally["counts"] == [0, 0, 1]
+    # sync compares both versions too: the old answers version is behind, the new one in sync.
+    await again.send_json_to({"type": "sync", "seq": hello["seq"], "answers_seq": hello["answers_seq"]})
+    assert (await receive_until(again, "state"))["state"]["tallies"] == back["state"]["tallies"]
+    await again.send_json_to({"type": "sync", "seq": back["seq"], "answers_seq": back["answers_seq"]})
+    assert (await receive_until(again, "in_sync"))["answers_seq"] == back["answers_seq"]
+    await again.disconnect()
+    unchanged, same = await connect(
+        f"{url(session, 'teacher', classroom['teacher_token'], since=back['seq'])}"
+        f"&answers_since={back['answers_seq']}"
+    )
+    assert same["state"] is None
+    await unchanged.disconnect()
+
+
+async def test_a_projector_that_reconnects_with_since_gets_the_revealed_results_that_changed(classroom):
+    session = classroom["session"]
+    question = classroom["questions"]["multiple_choice"]
+    await database_sync_to_async(live_services.flag_question)(session=session, action="reveal")
+    projector, hello = await connect(url(session, "projector", classroom["projector_key"]))
+    await projector.disconnect()
+    _arnold, token = classroom["students"]["Arnold"]
+    await answer_over_http(token, question.pk, "away-2", {"choices": [1]})
+    path = url(session, "projector", classroom["projector_key"], since=hello["seq"])
+    again, back = await connect(f"{path}&answers_since={hello['answers_seq']}")
+    assert back["state"] is not None
+    assert back["state"]["tally"]["counts"] == [0, 1, 0]
+    await again.disconnect()
