@@ -7,9 +7,10 @@
  * - it listens to the session's mirrored state (peardeck's mirror/README.md, "Data layout") and
  *   hands it to the link as a full state: in a teacher-paced session the document holds everything
  *   the student's page shows; otherwise (student pacing) a change makes the link refetch over HTTP;
- * - it carries answers: {question_id, answer} written once at <inbox>/<submission id>, the outcome
- *   read from <acks>/<submission id> and handed over as "submitted" or "error", as the WebSocket
- *   does. The worker stores a replayed submission id once, so a retry over HTTP is safe.
+ * - it carries answers: {question_id, answer, order} written once at <inbox>/<submission id>, the
+ *   outcome read from <acks>/<submission id> and handed over as "submitted" (with `superseded`
+ *   when a later answer of the student was already stored) or "error", as the WebSocket does. The
+ *   worker stores a replayed submission id once, so a retry over HTTP is safe.
  * It is up while the SDK says it is connected and the state has arrived.
  */
 (function () {
@@ -211,10 +212,15 @@
         setTimeout(stopWatching, 0);
         metrics.add("firebase_response", Math.round(performance.now() - sent) / 1000);
         metrics.soon();
-        if (ack.status === "stored") link.receive({ type: "submitted", submission_id: id, question_id: ack.question_id, version: ack.version });
-        else link.receive({ type: "error", submission_id: id, code: ack.code, message: ack.message, field: ack.field || null });
+        if (ack.status === "stored" || ack.status === "superseded") {
+          link.receive({ type: "submitted", submission_id: id, question_id: ack.question_id, version: ack.version, answer: ack.answer, superseded: ack.status === "superseded" });
+        } else {
+          link.receive({ type: "error", submission_id: id, code: ack.code, message: ack.message, field: ack.field || null });
+        }
       });
-      dbSdk.set(dbSdk.ref(db, `${credentials.paths.inbox}/${id}`), { question_id: message.question_id, answer: message.answer }).catch(() => {
+      const entry = { question_id: message.question_id, answer: message.answer };
+      if (typeof message.order === "number") entry.order = message.order;
+      dbSdk.set(dbSdk.ref(db, `${credentials.paths.inbox}/${id}`), entry).catch(() => {
         // Refused or lost: the page sends the same submission over HTTP instead.
         if (answered) return;
         answered = true;

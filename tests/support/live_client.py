@@ -77,6 +77,7 @@ class Model:
 
     def __init__(self) -> None:
         self.seq = -1
+        self.seen_seq = -1  # the highest seq a tally event said the session had
         self.answers = Watermark()
         self.removed = False
 
@@ -103,7 +104,8 @@ class Model:
             self.tallies_event(event)
             for before, after in event.get("covers", []):
                 self.answers.covered(before, after)
-            if event.get("seq", -1) > self.seq or self.answers.hole:
+            self.seen_seq = max(self.seen_seq, event.get("seq", -1))
+            if self.seen_seq > self.seq or self.answers.hole:
                 return "check"
             return None
         if "seq" not in event:
@@ -117,7 +119,7 @@ class Model:
         return None
 
     def behind(self) -> bool:
-        return self.answers.hole
+        return self.answers.hole or self.seen_seq > self.seq
 
     # the pieces of each role
     def session_part(self, doc: dict) -> None: ...
@@ -368,12 +370,13 @@ class Connection:
 
 
 def order_maker():
-    """The order a page puts on its answers: Date.now() * 1000 + a counter (static/peardeck/student.js)."""
-    counter = 0
+    """The order a page puts on its answers (newOrder in static/peardeck/client.js): microseconds
+    of the clock, strictly increasing."""
+    last = 0
 
     def next_order() -> int:
-        nonlocal counter
-        counter += 1
-        return int(time.time() * 1000) * 1000 + counter % 1000
+        nonlocal last
+        last = max(last + 1, int(time.time() * 1000) * 1000)
+        return last
 
     return next_order
