@@ -10,12 +10,18 @@ over its socket (default) or as POST /api/student/responses on its own keep-aliv
 moment its tallies first count every student of its class ("final"). Afterwards the responses
 stored in PostgreSQL are compared with what was sent and acknowledged.
 
+Meanwhile the teacher of class 0 locks and unlocks a second question of their session over and
+over (a lock takes the session row that the class's answers are being written under): the time
+each lock or unlock takes is `lock_p99_ms` (SPEC §7: p99 <= 250 ms while answers pour in).
+
 Target: zero lost answers; every dashboard final within 1 s of the last answer. Everything is
 bounded in count and time (--timeout) and targets 127.0.0.1 only.
 """
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import os
 import random
@@ -75,6 +81,7 @@ class Classroom:
     tally_events: int = 0
     final_at: float | None = None  # when the dashboard first counted every student's answer
     dashboard_error: str | None = None
+    lock_question_id: int | None = None  # class 0: the question its teacher locks and unlocks
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -119,11 +126,13 @@ async def prepare(http: httpx.AsyncClient, classes: int, students: int, teachers
             http,
             teacher=accounts[number % teachers],
             title=f"burst {number}",
-            questions=ONE_CHOICE_QUESTION,
+            questions=ONE_CHOICE_QUESTION * (2 if number == 0 else 1),
             students=[f"s{n}" for n in range(students)],
         )
         question = live.questions[0]
         classroom = Classroom(number, live.teacher.token, live.session_id, live.join_code, question["id"])
+        if number == 0:
+            classroom.lock_question_id = live.questions[1]["id"]
         for n, state in enumerate(live.joined.values()):
             current = state.get("question") or {}
             if current.get("id") != question["id"]:
@@ -288,6 +297,22 @@ async def answer_over_http(room: Classroom, student: Student, host: str, until: 
             student.refusal = str(status)
 
 
+async def lock_and_unlock(base: str, room: Classroom, start: float, latencies: list[float]) -> None:
+    """The teacher of `room` locks and unlocks its second question until cancelled, timing each."""
+    headers = {"Authorization": f"Bearer {room.teacher_token}"}
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    async with httpx.AsyncClient(base_url=f"{base}/api", headers=headers, timeout=30) as http:
+        for action in itertools.cycle(("lock", "unlock")):
+            began = time.perf_counter()
+            response = await http.post(
+                f"/sessions/{room.session_id}/{action}", json={"question_id": room.lock_question_id}
+            )
+            if response.status_code != 200:
+                raise RuntimeError(f"{action} answered {response.status_code}: {response.text}")
+            latencies.append((time.perf_counter() - began) * 1000)
+            await asyncio.sleep(0.05)
+
+
 def stored_submissions(database_url: str, session_ids: list[int]) -> tuple[set[str], float | None]:
     """Submission ids of the responses stored for these sessions, and the span between the first
     and the last stored response as PostgreSQL's own clock saw it."""
@@ -349,8 +374,13 @@ async def run(base: str, master_pid: int, database_url: str, options: argparse.N
     else:
         answering = [answer_over_http(room, s, host_port, until) for room in rooms for s in room.students]
     watching = [watch_dashboard(room, options.students, until) for room in rooms]
+    lock_latencies: list[float] = []
+    locking = asyncio.create_task(lock_and_unlock(base, rooms[0], t0, lock_latencies))
     await asyncio.gather(*answering, *watching)
     ended = time.perf_counter()
+    locking.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await locking
     cpu_after = {pid: cpu_seconds(pid) for pid in workers}
     client_cpu = time.process_time() - client_before
     busy_after = machine_busy()
@@ -376,6 +406,14 @@ async def run(base: str, master_pid: int, database_url: str, options: argparse.N
         f"before the window, 2 s with every socket idle: machine {background:.0%} busy "
         f"(web workers {idle_workers:.1f} s CPU of it; the rest is other work on this machine)"
     )
+    lock_p99 = percentile(lock_latencies, 0.99) if lock_latencies else None
+    if lock_latencies:
+        print(
+            f"teacher's lock/unlock while answers arrived: {len(lock_latencies)} requests, "
+            f"p50 {percentile(lock_latencies, 0.5):.0f} ms, p99 {lock_p99:.0f} ms, "
+            f"max {max(lock_latencies):.0f} ms [p99 <= 250 ms]"
+        )
+    print("RESULT " + json.dumps({"lock_p99_ms": round(lock_p99, 1) if lock_p99 is not None else None}))
 
 
 def report(
