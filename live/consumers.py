@@ -6,10 +6,39 @@ same service as HTTP. Close codes in the 4000s tell a client not to retry blindl
 4401 unauthenticated, 4403 removed, 4404 no such session, 4400 bad request. A shutting-down
 server closes with 1001 ("going away"): reconnect, elsewhere.
 
-Client messages: {"type": "submit", "question_id", "submission_id", "answer"} (students),
-{"type": "sync", "seq": n} (anyone: answers "state" when n is behind), {"type": "ping"}.
-Authentication: `?token=` in the URL, or a subprotocol "token.<token>" beside "peardeck.v1",
-or (teachers) the browser's login cookie. `?since=<seq>` on reconnect skips an unchanged state.
+Client messages: {"type": "submit", "question_id", "submission_id", "answer", "order"} (students),
+{"type": "sync", "seq": n, "answers_seq": m} (anyone: "in_sync" when both match, else "state"),
+{"type": "ping"}. Authentication: `?token=` in the URL, or a subprotocol "token.<token>" beside
+"peardeck.v1", or (teachers) the browser's login cookie.
+
+What every connection is guaranteed (the protocol's contract; the README says it for people):
+
+1. Versions. The session's `seq` grows with every change of its state or roster; its
+   `answers_seq` grows with every change of an answer (an answer stored, a student removed).
+   Both only grow, and each is bumped under the session row's lock, so commit order is version
+   order. `hello`, `state`, `in_sync` and every event carry `seq`; those of roles that see
+   answers (teacher, projector, a student's own answer) carry `answers_seq` too, and a document
+   or tally shows exactly what its snapshot held at the versions it carries.
+2. Subscribe, then read. A socket joins its session's group before it reads the state its hello
+   carries: a change that commits after that read reaches it as an event after the hello. An
+   event may also arrive that the hello already shows (it committed between the join and the
+   read); it is older or equal by version, and clients drop it.
+3. Every seq-bumping event reaches every role in some form (live/documents.py), so a gap in
+   `seq` means a lost event: the client asks (`sync`) and gets the state.
+4. Tally events (teachers; the projector, tallies filtered to revealed questions) carry the
+   `answers_seq` of the snapshot they were built from and `covers`, the answers_seq ranges whose
+   changes they bring. Workers publish independently, so they may arrive out of order: a client
+   keeps a tally only if its answers_seq is not below the one it holds, and a range that stays
+   missing means a lost event (it syncs).
+5. Reconnect: `?since=<seq>&answers_since=<answers_seq>`. The hello carries the full state
+   unless the client holds every version the role's document has; `sync` compares the same way.
+   So a socket that comes back learns everything it missed, answers included.
+6. A student's answers carry the student's own `order`; the server keeps, per question, the
+   answer with the highest order whichever transport each took. An older one arriving later is
+   answered `submitted` with `"superseded": true` and the answer and version the server holds.
+7. Teacher actions never queue behind answers: they come over HTTP on a thread lane of their
+   own (runtime/http_bridge.py); in PostgreSQL a lock waits at most for the answer batch that
+   holds the session row.
 """
 
 import json
