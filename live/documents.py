@@ -69,9 +69,12 @@ def for_role(event: dict, role: str, student_id: int | None = None) -> dict | No
         return _seq_only(event)
     if kind == "tallies":
         if role == PROJECTOR:
+            # Even with nothing revealed it carries its versions and ranges: the projector's
+            # answers watermark must move with every tally, or it would see holes that are none.
             revealed = set(event["revealed_question_ids"])
             tallies = [tally for tally in event["tallies"] if tally["question_id"] in revealed]
-            return {"type": "tallies", "seq": event["seq"], "tallies": tallies} if tallies else None
+            versions = {name: event[name] for name in ("answers_seq", "covers") if name in event}
+            return {"type": "tallies", "seq": event["seq"], **versions, "tallies": tallies}
         return None  # students see only their own answers, which they sent themselves
     return None
 

@@ -238,7 +238,8 @@ async def test_the_projector_never_receives_a_name_or_an_unrevealed_result(class
         {"type": "submit", "question_id": question.pk, "submission_id": "p1", "answer": {"choices": [1]}}
     )
     received += await drain(projector, 0.8)
-    assert not any(message["type"] == "tallies" for message in received), "results leaked before reveal"
+    leaked = [m for m in received if m["type"] == "tallies" and m["tallies"]]
+    assert not leaked, "results leaked before reveal"
     await database_sync_to_async(live_services.flag_question)(session=session, action="reveal")
     received += await drain(projector, 0.8)
     revealed = next(message for message in received if message["type"] == "results_revealed")
@@ -409,3 +410,43 @@ async def test_a_projector_that_reconnects_with_since_gets_the_revealed_results_
     assert back["state"] is not None
     assert back["state"]["tally"]["counts"] == [0, 1, 0]
     await again.disconnect()
+
+
+async def test_an_older_answer_that_arrives_after_a_newer_one_is_superseded_and_the_newer_stays(classroom):
+    """Answer A went out first on a slow socket, B after it over HTTP: B arrives first. A must not
+    overwrite B (issue 12: B acked as version 1, A as version 2, and A stayed)."""
+    session = classroom["session"]
+    question = classroom["questions"]["multiple_choice"]
+    _arnold, token = classroom["students"]["Arnold"]
+    socket, _hello = await connect(url(session, "student", token))
+    order_a, order_b = 1_733_328_000_000_001, 1_733_328_000_000_002
+    b = await answer_over_http(token, question.pk, "b", {"choices": [2]}, order=order_b)
+    assert b["superseded"] is False
+    await socket.send_json_to(
+        {
+            "type": "submit",
+            "question_id": question.pk,
+            "submission_id": "a",
+            "answer": {"choices": [0]},
+            "order": order_a,
+        }
+    )
+    a = await receive_until(socket, "submitted")
+    assert a["superseded"] is True
+    assert a["answer"] == {"choices": [2]}  # what the server holds: B
+    assert a["version"] == b["version"]
+    stored = await database_sync_to_async(Response.objects.get)(question=question, student=_arnold)
+    assert stored.answer == {"choices": [2]}
+    # A newer answer still replaces it, whichever way it comes.
+    await socket.send_json_to(
+        {
+            "type": "submit",
+            "question_id": question.pk,
+            "submission_id": "c",
+            "answer": {"choices": [1]},
+            "order": order_b + 1,
+        }
+    )
+    c = await receive_until(socket, "submitted")
+    assert (c["superseded"], c["answer"]) == (False, {"choices": [1]})
+    await socket.disconnect()

@@ -67,3 +67,55 @@ def test_the_projector_polls_with_its_key_and_never_sees_names(teacher_api, live
     assert "Arnold" not in str(shown)
     assert "correct" not in shown["question"]["config"]
     assert Api("pdp_stale").get("/api/projector/state").status_code == 401
+
+
+def test_a_poll_with_since_alone_is_not_answered_unchanged_once_answers_moved(
+    teacher_api, live_session, questions
+):
+    """`since` is the session's seq; answers do not bump it. A poll says what it holds of both
+    (`since` and `answers_since`) and gets a 304 only when neither moved (issue 12)."""
+    student = join(live_session, "Arnold")
+    first = student.get("/api/student/state").json()
+    held = f"since={first['seq']}&answers_since={first['answers_seq']}"
+    assert student.get(f"/api/student/state?{held}").status_code == 304
+    student.post(
+        "/api/student/responses",
+        {"question_id": questions["multiple_choice"].pk, "submission_id": "x1", "answer": {"choices": [2]}},
+    )
+    for query in (f"since={first['seq']}", held):
+        moved = student.get(f"/api/student/state?{query}")
+        assert moved.status_code == 200, query
+        assert moved.json()["answer"]["answer"] == {"choices": [2]}
+    now = moved.json()
+    assert (
+        student.get(f"/api/student/state?since={now['seq']}&answers_since={now['answers_seq']}").status_code
+        == 304
+    )
+
+
+def test_the_projector_poll_with_since_sees_a_revealed_tally_move(teacher_api, live_session, questions):
+    key = teacher_api.post(f"/api/sessions/{live_session.pk}/projector-key").json()["projector_key"]
+    projector = Api(key)
+    arnold = join(live_session, "Arnold")
+    teacher_api.post(f"/api/sessions/{live_session.pk}/reveal")
+    first = projector.get("/api/projector/state").json()
+    arnold.post(
+        "/api/student/responses",
+        {"question_id": questions["multiple_choice"].pk, "submission_id": "r1", "answer": {"choices": [1]}},
+    )
+    for query in (f"since={first['seq']}", f"since={first['seq']}&answers_since={first['answers_seq']}"):
+        moved = projector.get(f"/api/projector/state?{query}")
+        assert moved.status_code == 200, query
+        assert moved.json()["tally"]["counts"] == [0, 1, 0]
+
+
+def test_the_dashboards_tallies_carry_the_answers_version_they_were_read_at(
+    teacher_api, live_session, questions
+):
+    before = teacher_api.get(f"/api/sessions/{live_session.pk}/tallies").json()
+    join(live_session, "Arnold").post(
+        "/api/student/responses",
+        {"question_id": questions["multiple_choice"].pk, "submission_id": "t1", "answer": {"choices": [0]}},
+    )
+    after = teacher_api.get(f"/api/sessions/{live_session.pk}/tallies").json()
+    assert after["answers_seq"] > before["answers_seq"]
