@@ -15,6 +15,7 @@ from live import services
 from live.documents import projector_state, student_view, student_view_version, teacher_state
 from observability import instrument
 from responses.selectors import tallies_of
+from runtime.snapshot import snapshot
 from sessions.auth import active_student, projector_auth, student_auth
 from sessions.models import Session
 from sessions.selectors import deck_of, session_of, sessions_of
@@ -179,12 +180,23 @@ def student_firebase(request):
 @student_router.get(
     "/student/state",
     auth=student_auth,
-    summary="What you see now: your question, lock, your answer (ETag, since=seq)",
+    summary="What you see now: your question, lock, your answer (ETag, since=seq&answers_since=answers_seq)",
 )
-def student_state(request, response: HttpResponse, since: int | None = None):
+def student_state(
+    request, response: HttpResponse, since: int | None = None, answers_since: int | None = None
+):
     student = active_student(request)
     etag = student_view_version(student)
-    unchanged = conditional(request, response, etag, since=since, seq=student.session.seq)
+    session = student.session
+    unchanged = conditional(
+        request,
+        response,
+        etag,
+        since=since,
+        seq=session.seq,
+        answers_since=answers_since,
+        answers_seq=session.answers_seq,
+    )
     return unchanged or student_view(student)
 
 
@@ -197,12 +209,24 @@ def rotate_projector_key(request, session_id: int):
 
 
 @student_router.get(
-    "/projector/state", auth=projector_auth, summary="The projector's view (key from the dashboard)"
+    "/projector/state",
+    auth=projector_auth,
+    summary="The projector's view (key from the dashboard; ETag, since=seq&answers_since=answers_seq)",
 )
-def projector_view(request, response: HttpResponse, since: int | None = None):
+def projector_view(
+    request, response: HttpResponse, since: int | None = None, answers_since: int | None = None
+):
     session = request.projector_session
-    etag = f"projector-{session.pk}-{session.seq}"
-    unchanged = conditional(request, response, etag, since=since, seq=session.seq)
+    etag = f"projector-{session.pk}-{session.seq}-{session.answers_seq}"
+    unchanged = conditional(
+        request,
+        response,
+        etag,
+        since=since,
+        seq=session.seq,
+        answers_since=answers_since,
+        answers_seq=session.answers_seq,
+    )
     return unchanged or projector_state(session)
 
 
@@ -217,4 +241,10 @@ def move(request, payload: MoveIn):
 @router.get("/sessions/{session_id}/tallies", summary="Per-question tallies")
 def tallies(request, session_id: int):
     session = _teacher_session(request, session_id)
-    return {"seq": session.seq, "tallies": list(tallies_of(session).values())}
+    with snapshot():
+        session = Session.objects.get(pk=session.pk)
+        return {
+            "seq": session.seq,
+            "answers_seq": session.answers_seq,
+            "tallies": list(tallies_of(session).values()),
+        }

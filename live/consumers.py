@@ -55,6 +55,7 @@ from observability import metrics
 from responses.models import WS
 from responses.services import submit_response
 from runtime import broadcast, threads
+from runtime.snapshot import snapshot
 from sessions.models import Session, Student
 
 log = logging.getLogger(__name__)
@@ -70,19 +71,16 @@ CLOSE_BY_CODE = {
 
 
 def _state_for(session_id: int, student, role: str) -> dict:
-    """The role's document, read now. A student removed since they were identified is refused
-    here: their removal event may have been published before the socket joined the group."""
+    """The role's document, read now in one snapshot. A student removed since they were identified
+    is refused here: their removal event may have gone out before the socket joined the group."""
     if role == documents.STUDENT:
-        # Read afresh with its session: the one cached since identification is older than the
-        # subscription.
-        student = Student.objects.select_related("session").get(pk=student.pk)
-        if student.is_removed:
-            raise DomainError("student_removed", "The teacher removed you from this session.")
-        return documents.student_view(student)
-    session = Session.objects.get(pk=session_id)
+        with snapshot():
+            if Student.objects.filter(pk=student.pk, removed_at__isnull=False).exists():
+                raise DomainError("student_removed", "The teacher removed you from this session.")
+            return documents.student_view(student)
     if role == documents.TEACHER:
-        return documents.dashboard_state(session)
-    return documents.projector_state(session)
+        return documents.dashboard_state(Session(pk=session_id))
+    return documents.projector_state(Session(pk=session_id))
 
 
 def _identify(scope, join_code: str, role: str, token: str):
@@ -233,6 +231,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 submission_id=submission_id,
                 answer=content.get("answer"),
                 source=WS,
+                order=content.get("order"),
             )
         except DomainError as refusal:
             await self.send_json({"type": "error", "submission_id": submission_id, **refusal.as_dict()})
@@ -248,6 +247,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 "answer": response.answer,
                 "version": response.version,
                 "duplicate": submitted.duplicate,
+                # A later answer of this student (by their order) is stored: `answer` is that one.
+                "superseded": submitted.superseded,
             }
         )
 

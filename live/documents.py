@@ -26,6 +26,7 @@ from integrations import firebase
 from live.darklaunch import websocket_dark_launch
 from responses.models import Response
 from responses.selectors import own_answer, response_document, responses_of, tallies_of
+from runtime.snapshot import snapshot
 from sessions.models import Question, Session, Student
 from sessions.selectors import question_document, questions_of_session
 
@@ -123,12 +124,16 @@ def teacher_state(session: Session) -> dict:
 
 
 def dashboard_state(session: Session) -> dict:
-    """The teacher's dashboard: the session, roster, every current answer and every tally."""
-    return {
-        **teacher_state(session),
-        "responses": [response_document(r, with_student=False) for r in responses_of(session)],
-        "tallies": list(tallies_of(session).values()),
-    }
+    """The teacher's dashboard: the session, roster, every current answer and every tally, all
+    read in one snapshot with the versions they are at."""
+    with snapshot():
+        session = Session.objects.select_related("deck").get(pk=session.pk)
+        return {
+            **teacher_state(session),
+            "answers_seq": session.answers_seq,
+            "responses": [response_document(r, with_student=False) for r in responses_of(session)],
+            "tallies": list(tallies_of(session).values()),
+        }
 
 
 def _student_question(student: Student) -> Question | None:
@@ -139,12 +144,19 @@ def _student_question(student: Student) -> Question | None:
 
 
 def student_view(student: Student) -> dict:
-    """What one student may see: their question without its correct answers, and their own answer."""
+    """What one student may see: their question without its correct answers, and their own answer,
+    read in one snapshot with the versions they are at."""
+    with snapshot():
+        return _student_view(Student.objects.select_related("session").get(pk=student.pk))
+
+
+def _student_view(student: Student) -> dict:
     session = student.session
     current = _student_question(student)
     question = current if session.state != Session.WAITING else None
     document = {
         **_session_core(session),
+        "answers_seq": session.answers_seq,  # the student's own answer is among the answers
         "student": {"id": student.pk, "display_name": student.display_name},
         "question": question_document(question, for_teacher=False) if question else None,
         "locked": bool(question and session.is_locked(question.pk)) or session.state == Session.ENDED,
@@ -172,7 +184,13 @@ def student_view_version(student: Student) -> str:
 
 
 def projector_state(session: Session) -> dict:
-    """The projector: join code, the current question, a head count, and results only if revealed."""
+    """The projector: join code, the current question, a head count, and results only if revealed;
+    read in one snapshot with the versions they are at."""
+    with snapshot():
+        return _projector_state(Session.objects.get(pk=session.pk))
+
+
+def _projector_state(session: Session) -> dict:
     question = session.current_question
     revealed = bool(question and session.is_revealed(question.pk))
     return {
@@ -180,6 +198,7 @@ def projector_state(session: Session) -> dict:
         "join_code": session.join_code,
         "state": session.state,
         "seq": session.seq,
+        "answers_seq": session.answers_seq,
         "current_question_id": session.current_question_id,
         "question": question_document(question, for_teacher=False) if question else None,
         "locked": bool(question and session.is_locked(question.pk)),
