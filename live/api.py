@@ -12,12 +12,13 @@ from ninja.decorators import decorate_view
 from accounts.auth import teacher_auth
 from integrations import firebase
 from live import services
-from live.documents import projector_state, student_view, student_view_version, teacher_state
+from live.documents import projector_state, student_version, student_view, student_view_version, teacher_state
 from observability import instrument
 from responses.selectors import tallies_of
 from runtime.snapshot import snapshot
+from sessions import live_state
 from sessions.auth import active_student, projector_auth, student_auth
-from sessions.models import Session
+from sessions.models import Session, Student
 from sessions.selectors import deck_of, session_of, sessions_of
 from web.polling import conditional
 from web.ratelimit import check_rate, client_address
@@ -186,12 +187,29 @@ def student_state(
     request, response: HttpResponse, since: int | None = None, answers_since: int | None = None
 ):
     student = active_student(request)
-    etag = student_view_version(student)
+    # A poll with nothing new is answered from this process's cached live state: no query.
+    record = live_state.session(student.session_id)
+    if record is not None:
+        cached = student_version(
+            student.pk, record.seq, record.answers_seq, live_state.student_question_id(student, record)
+        )
+        unchanged = conditional(
+            request,
+            response,
+            cached,
+            since=since,
+            seq=record.seq,
+            answers_since=answers_since,
+            answers_seq=record.answers_seq,
+        )
+        if unchanged:
+            return unchanged
+    student = Student.objects.select_related("session").get(pk=student.pk)
     session = student.session
     unchanged = conditional(
         request,
         response,
-        etag,
+        student_view_version(student),
         since=since,
         seq=session.seq,
         answers_since=answers_since,

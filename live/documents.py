@@ -24,7 +24,6 @@ role may not see the content, it gets a bare {"type": "seq", "seq": n}.
 
 from integrations import firebase
 from live.darklaunch import websocket_dark_launch
-from responses.models import Response
 from responses.selectors import own_answer, response_document, responses_of, tallies_of
 from runtime.snapshot import snapshot
 from sessions.models import Question, Session, Student
@@ -170,17 +169,19 @@ def _student_view(student: Student) -> dict:
 
 
 def student_view_version(student: Student) -> str:
-    """Changes whenever student_view(student) would: the session's seq, where the student is, and
-    the version of their own answer there. One small query."""
-    question = student.current_question_id if student.session.pacing == Session.STUDENT else None
-    question = question or student.session.current_question_id
-    version = (
-        Response.objects.filter(student=student, question_id=question)
-        .values_list("version", flat=True)
-        .first()
-        or 0
+    """Changes whenever student_view(student) would: the session's seq (state, question, locks,
+    roster), its answers_seq (the student's own answer is among them), and where the student is.
+    No query beyond the student's session."""
+    session = student.session
+    question = student.current_question_id if session.pacing == Session.STUDENT else None
+    return student_version(
+        student.pk, session.seq, session.answers_seq, question or session.current_question_id
     )
-    return f"student-{student.pk}-{student.session.seq}-{question}-{version}"
+
+
+def student_version(student_id: int, seq: int, answers_seq: int, question_id: int | None) -> str:
+    """The ETag of a student's view, from the versions alone (the polls' cached fast path uses it)."""
+    return f"student-{student_id}-{seq}-{answers_seq}-{question_id}"
 
 
 def projector_state(session: Session) -> dict:

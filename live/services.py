@@ -12,6 +12,7 @@ from accounts.services import use_api_token
 from domain.errors import DomainError
 from domain.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, new_token, token_hash
 from responses.selectors import tallies_of
+from sessions import live_state
 from sessions.changes import question_payload, record_change
 from sessions.joincodes import new_join_code, normalize_join_code
 from sessions.models import Deck, Question, Session, Student
@@ -216,6 +217,9 @@ def rotate_projector_key(*, session: Session) -> str:
     projector_key = new_token(PROJECTOR_PREFIX)
     session.projector_key_hash = token_hash(projector_key)
     session.save(update_fields=["projector_key_hash"])
+    # No seq for a key, but no process may go on knowing the old one.
+    live_state.session_changed(session.pk)
+    transaction.on_commit(lambda pk=session.pk: live_state.forget_session(pk))
     return projector_key
 
 
@@ -292,6 +296,9 @@ def move_student(*, student: Student, question_id: int) -> Student:
         )
     Student.objects.filter(pk=student.pk).update(current_question_id=question_id)
     student.current_question_id = question_id
+    # Where the student is belongs to their cached record (their polls' ETag), and bumps no seq.
+    live_state.forget_student(student.pk)
+    transaction.on_commit(lambda pk=student.pk: live_state.forget_student(pk))
     return student
 
 

@@ -21,8 +21,9 @@ from sessions.models import Session, Student
 
 log = logging.getLogger(__name__)
 
-# Keys an inbox entry may hold; database.rules.json allows the same.
-INBOX_ENTRY_KEYS = {"question_id", "answer"}
+# Keys an inbox entry may hold; database.rules.json allows the same (`order`: the student's own
+# order of their answers, passed on to the writer).
+INBOX_ENTRY_KEYS = {"question_id", "answer", "order"}
 
 
 @dataclass
@@ -172,9 +173,23 @@ def ingest_inbox_entry(entry: InboxEntry) -> dict:
             submission_id=entry.submission_id,
             answer=value.get("answer"),
             source="firebase",
+            order=value.get("order"),
         )
     except DomainError as exc:
         return _refused(exc.code, exc.message, exc.field)
+    return acknowledgement(submitted)
+
+
+def acknowledgement(submitted) -> dict:
+    """`stored`, or `superseded` (a later answer of the student's, by their order, is stored:
+    the ack carries it) for an accepted answer."""
+    if submitted.superseded:
+        return {
+            "status": "superseded",
+            "question_id": submitted.response.question_id,
+            "version": submitted.response.version,
+            "answer": submitted.response.answer,
+        }
     return {
         "status": "stored",
         "question_id": submitted.response.question_id,

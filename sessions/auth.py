@@ -1,16 +1,44 @@
-"""How students and projectors call the API: the student's token, the projector's key."""
+"""How students and projectors call the API: the student's token, the projector's key.
+
+A student's token is checked against this process's live-state cache (sessions/live_state.py):
+no query on the hot path (answers, polls). The Student it yields carries the fields of the
+cache (id, session id, display name, where they are, removed or not); its `session` is read from
+the database only if an endpoint asks for it.
+"""
 
 from domain.errors import DomainError
-from sessions.selectors import session_for_projector_key, student_for_token
+from domain.tokens import STUDENT_PREFIX, token_hash
+from sessions import live_state
+from sessions.models import Student
+from sessions.selectors import session_for_projector_key
 from web.auth import bearer_token
 
-student_auth = bearer_token("StudentToken", student_for_token, attribute="student")
+
+def cached_student_for_token(plaintext: str) -> Student | None:
+    if not plaintext.startswith(STUDENT_PREFIX):
+        return None
+    found = live_state.student_for_token_hash(token_hash(plaintext))
+    if found is None:
+        return None
+    record = live_state.session(found.session_id)
+    if record is None:
+        return None
+    return Student(
+        pk=found.id,
+        session_id=found.session_id,
+        display_name=found.display_name,
+        current_question_id=found.current_question_id,
+        token_hash=found.token_hash,
+        removed_at=record.removed.get(found.id),
+    )
+
+
+student_auth = bearer_token("StudentToken", cached_student_for_token, attribute="student")
 projector_auth = bearer_token("ProjectorKey", session_for_projector_key, attribute="projector_session")
 
 
 def active_student(request):
-    """The student this request is from, refused if the teacher removed them. The token lookup
-    read the student and their session during this request, so nothing needs reading again."""
+    """The student this request is from, refused if the teacher removed them (as the cache knows)."""
     student = request.student
     if student.is_removed:
         raise DomainError("student_removed", "The teacher removed you from this session.")

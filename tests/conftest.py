@@ -108,6 +108,17 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_live_state():
+    # The per-process cache of live state (sessions/live_state.py) must not carry one test's
+    # sessions into the next: a rolled-back test's ids are handed out again on SQLite.
+    from sessions import live_state
+
+    live_state.clear()
+    yield
+    live_state.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_firebase_app_between_tests():
     # integrations.firebase keeps its app; a test that switched Firebase on must not lend it to the next.
     yield

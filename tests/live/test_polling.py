@@ -1,5 +1,8 @@
 """The last fallback: a student polls. A poll with nothing new is a bodiless 304."""
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from live import services as live_services
 from tests.conftest import Api, join, new_submission_id
 
@@ -119,3 +122,17 @@ def test_the_dashboards_tallies_carry_the_answers_version_they_were_read_at(
     )
     after = teacher_api.get(f"/api/sessions/{live_session.pk}/tallies").json()
     assert after["answers_seq"] > before["answers_seq"]
+
+
+def test_a_poll_with_nothing_new_runs_no_query_and_a_change_still_reaches_it(teacher_api, live_session):
+    student = join(live_session, "Arnold")
+    etag = student.get("/api/student/state")["ETag"]
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {student.token}", "HTTP_IF_NONE_MATCH": etag}
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            assert student.client.get("/api/student/state", **headers).status_code == 304
+    assert [query["sql"] for query in queries] == []
+    # The cache is no excuse for a stale answer: a lock (a seq bump) changes what the poll gets.
+    teacher_api.post(f"/api/sessions/{live_session.pk}/lock")
+    locked = student.client.get("/api/student/state", **headers)
+    assert locked.status_code == 200 and locked.json()["locked"] is True
