@@ -6,13 +6,15 @@ per function; each change goes through sessions/changes.py (seq, outbox, event a
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.services import use_api_token
 from domain.errors import DomainError
 from domain.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, new_token, token_hash
-from responses.selectors import tallies_of
-from sessions import live_state
+from responses.selectors import tallies_of, tally_events
+from runtime import broadcast
+from sessions import kinds, live_state
 from sessions.changes import question_payload, record_change
 from sessions.joincodes import new_join_code, normalize_join_code
 from sessions.models import Deck, Question, Session, Student
@@ -179,8 +181,10 @@ def flag_question(*, session: Session, action: str, question_id: int | None = No
     session.save(update_fields=[flag.field])
     payload = {"question_id": question_id}
     if flag.event == "results_revealed":
-        # The projector shows the results the moment they are revealed.
+        # The projector shows the results the moment they are revealed. Read under the row lock,
+        # which answer batches wait for: the tally is exactly the one of this answers_seq.
         payload["tally"] = tallies_of(session, question_ids=[question_id]).get(question_id)
+        payload["answers_seq"] = session.answers_seq
     record_change(session, flag.event, **payload)
     return session
 
@@ -279,7 +283,26 @@ def remove_student(*, session: Session, student_id: int) -> Student:
         student.removed_at = timezone.now()
         student.save(update_fields=["removed_at"])
         record_change(session, "student_removed", student_id=student.pk, students=_active_students(session))
+        _answers_left(session, student)
     return student
+
+
+def _answers_left(session: Session, student: Student) -> None:
+    """A removed student's answers leave every tally: that is a change of the session's answers, so
+    answers_seq grows by one (under the row lock the caller holds, like an answer batch) and the
+    tallies of every question go out again with the range they cover, as a batch's do."""
+    Session.objects.filter(pk=session.pk).update(answers_seq=F("answers_seq") + 1)
+    session.refresh_from_db(fields=["answers_seq"])
+    after = session.answers_seq
+    questions = Question.objects.filter(deck_id=session.deck_id).values_list("id", "kind")
+    items = {(question_id, student.pk) for question_id, kind in questions if kinds.is_answerable(kind)}
+    items.add(("covers", after - 1, after))
+
+    def announce(session_id=session.pk):
+        broadcast.publish_coalesced({session_id: items}, tally_events)
+        live_state.answers_changed({session_id: after})
+
+    transaction.on_commit(announce)
 
 
 @transaction.atomic

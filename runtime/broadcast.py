@@ -136,6 +136,20 @@ async def _flush_forever() -> None:
                 await asyncio.gather(*sends)
 
 
+def quiesce(timeout: float = 5.0) -> None:
+    """For tests: waits for the coalesced updates being flushed on a running loop, then forgets
+    what is left (noted on a loop that stopped, nobody would build it but the next test's flush),
+    so one test's dashboard updates never touch the next test's database."""
+    time.sleep(0.05)  # a publish of the last moment starts its flusher
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not [task for loop, task in list(_flushing.items()) if not task.done() and loop.is_running()]:
+            break
+        time.sleep(0.02)
+    with _pending_lock:
+        _pending.clear()
+
+
 async def _send(layer, session_id: int, event: dict, started: float | None) -> None:
     try:
         await layer.group_send(group_name(session_id), {"type": "session.event", "event": event})

@@ -62,6 +62,16 @@ def shutdown() -> None:
         _pools.clear()
 
 
+def finish_work() -> None:
+    """Waits for everything the pools have taken on; the next use makes them afresh. For tests:
+    a dashboard update still being built must not run into the next test's database setup."""
+    with _lock:
+        made = list(_pools.values())
+        _pools.clear()
+    for pool_ in made:
+        pool_.shutdown(wait=True)
+
+
 def in_pool(func: Callable) -> Callable:
     """`func` as a coroutine function that runs on the pool, with Django's stale-connection
     handling around it as `database_sync_to_async` does. Calls from one socket still run one

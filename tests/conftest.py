@@ -119,6 +119,17 @@ def _fresh_live_state():
 
 
 @pytest.fixture(autouse=True)
+def _background_work_ends_with_its_test():
+    # Dashboard updates are built on threads of their own a moment after the answers; one still
+    # running would read (and, on SQLite's shared in-memory test database, lock) the next test's tables.
+    yield
+    from runtime import broadcast, threads
+
+    broadcast.quiesce()
+    threads.finish_work()
+
+
+@pytest.fixture(autouse=True)
 def _no_firebase_app_between_tests():
     # integrations.firebase keeps its app; a test that switched Firebase on must not lend it to the next.
     yield

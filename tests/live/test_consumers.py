@@ -1,5 +1,6 @@
 """WebSockets against the real ASGI application, for every role, through WebsocketCommunicator."""
 
+import asyncio
 import json
 import time
 
@@ -13,6 +14,7 @@ from live import documents
 from live import services as live_services
 from peardeck.asgi import application
 from responses.models import Response
+from runtime import broadcast
 from tests.support.classroom import ALL_KIND_QUESTIONS, join_students, open_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -305,13 +307,18 @@ async def test_a_client_that_missed_events_ends_with_the_same_state_as_a_fresh_f
         lambda: client.get("/api/student/state", HTTP_AUTHORIZATION=f"Bearer {token}").json()
     )()
     assert hello["state"] == fresh
-    # Asking with the current seq says "nothing new", with an old one sends the state.
-    await again.send_json_to({"type": "sync", "seq": hello["seq"]})
+    # Asking with the current versions says "nothing new", with an old one sends the state; and
+    # so does asking with a seq alone (it says nothing of the answers this role sees).
+    current = {"seq": hello["seq"], "answers_seq": hello["answers_seq"]}
+    await again.send_json_to({"type": "sync", **current})
     assert (await receive_until(again, "in_sync"))["seq"] == hello["seq"]
-    await again.send_json_to({"type": "sync", "seq": last_seq})
+    await again.send_json_to({"type": "sync", **current, "seq": last_seq})
+    assert (await receive_until(again, "state"))["state"] == fresh
+    await again.send_json_to({"type": "sync", "seq": hello["seq"]})
     assert (await receive_until(again, "state"))["state"] == fresh
     await again.disconnect()
-    unchanged, hello = await connect(url(session, "student", token, since=fresh["seq"]))
+    path = url(session, "student", token, since=fresh["seq"])
+    unchanged, hello = await connect(f"{path}&answers_since={fresh['answers_seq']}")
     assert hello["state"] is None
     await unchanged.disconnect()
 
@@ -450,3 +457,24 @@ async def test_an_older_answer_that_arrives_after_a_newer_one_is_superseded_and_
     c = await receive_until(socket, "submitted")
     assert (c["superseded"], c["answer"]) == (False, {"choices": [1]})
     await socket.disconnect()
+
+
+async def test_removing_a_student_takes_their_answers_out_of_the_tallies_under_a_new_answers_version(
+    classroom,
+):
+    session = classroom["session"]
+    question = classroom["questions"]["multiple_choice"]
+    arnold, token = classroom["students"]["Arnold"]
+    await answer_over_http(token, question.pk, "gone-1", {"choices": [1]})
+    # Let that answer's round go out first: it runs on a loop of its own until a socket binds this one.
+    await asyncio.to_thread(broadcast.quiesce)
+    teacher, hello = await connect(url(session, "teacher", classroom["teacher_token"]))
+    before = hello["answers_seq"]
+    await database_sync_to_async(live_services.remove_student)(session=session, student_id=arnold.pk)
+    event = await receive_until(teacher, "tallies")
+    while [before, before + 1] not in event["covers"]:  # the answer's own round may come first
+        event = await receive_until(teacher, "tallies")
+    assert event["answers_seq"] == before + 1
+    tally = next(t for t in event["tallies"] if t["question_id"] == question.pk)
+    assert (tally["counts"], tally["answered"]) == ([0, 0, 0], 0)
+    await teacher.disconnect()
