@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 UPDATE_THREADS = 2
 CONTROL_THREADS = 3
@@ -62,14 +62,23 @@ def shutdown() -> None:
         _pools.clear()
 
 
-def finish_work() -> None:
-    """Waits for everything the pools have taken on; the next use makes them afresh. For tests:
-    a dashboard update still being built must not run into the next test's database setup."""
+def finish_work(timeout: float = 10.0) -> None:
+    """Waits until every thread of every pool is idle, each having handed back its database
+    connection. For tests: a dashboard update still being built must not run into the next test's
+    database setup, and no thread may keep a connection the test database's teardown waits for."""
     with _lock:
         made = list(_pools.values())
-        _pools.clear()
     for pool_ in made:
-        pool_.shutdown(wait=True)
+        size = pool_._max_workers
+        # One job per thread, all meeting at a barrier: each thread has finished what it was doing.
+        barrier = threading.Barrier(size)
+
+        def close_and_meet(barrier=barrier):
+            connections.close_all()
+            barrier.wait(timeout)
+
+        for job in [pool_.submit(close_and_meet) for _ in range(size)]:
+            job.result(timeout)
 
 
 def in_pool(func: Callable) -> Callable:
