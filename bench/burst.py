@@ -393,7 +393,7 @@ async def run(base: str, master_pid: int, database_url: str, options: argparse.N
         if student.stream is not None:
             student.stream[1].close()
     stored, stored_span = stored_submissions(database_url, [room.session_id for room in rooms])
-    report(rooms, students, stored, stored_span, options, t0)
+    figures = report(rooms, students, stored, stored_span, options, t0)
     server_cpu = sum(cpu_after[pid] - cpu_before[pid] for pid in workers)
     busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
     print(
@@ -413,7 +413,14 @@ async def run(base: str, master_pid: int, database_url: str, options: argparse.N
             f"p50 {percentile(lock_latencies, 0.5):.0f} ms, p99 {lock_p99:.0f} ms, "
             f"max {max(lock_latencies):.0f} ms [p99 <= 250 ms]"
         )
-    print("RESULT " + json.dumps({"lock_p99_ms": round(lock_p99, 1) if lock_p99 is not None else None}))
+    figures.update(
+        web_workers_cpu_s=round(server_cpu, 2),
+        web_cpu_ms_per_answer=round(1000 * server_cpu / max(1, figures["acked"]), 2),
+        machine_busy=round(busy, 2),
+        machine_busy_before=round(background, 2),
+        lock_p99_ms=round(lock_p99, 1) if lock_p99 is not None else None,
+    )
+    return figures
 
 
 def report(
@@ -423,7 +430,8 @@ def report(
     stored_span: float | None,
     options: argparse.Namespace,
     t0: float,
-) -> None:
+) -> dict:
+    """Prints the human table; returns the figures for the RESULT line."""
     sent = [s for s in students if s.sent is not None]
     acked = [s for s in students if s.acked is not None]
     refused = Counter(s.refusal for s in students if s.refusal)
@@ -441,13 +449,24 @@ def report(
             "not acked, by server error code or client-side reason: "
             + ", ".join(f"{code} {n}" for code, n in refused.most_common())
         )
+    figures = {
+        "transport": options.transport,
+        "classes": len(rooms),
+        "students": options.students,
+        "window_s": options.window,
+        "offered": len(students),
+        "sent": len(sent),
+        "acked": len(acked),
+        "stored": len(stored),
+        "lost": lost,
+    }
     late = [s.sent - s.due for s in sent]
     print(
         f"send lateness against schedule: p99 {percentile(late, 0.99) * 1000:.0f} ms, "
         f"max {max(late) * 1000:.0f} ms"
     )
     if not acked:
-        return
+        return figures
     first_send = min(s.sent for s in sent)
     last_ack = max(s.acked for s in acked)
     latencies = [(s.acked - s.sent) * 1000 for s in acked]
@@ -456,12 +475,34 @@ def report(
         f"ack latency p50 {percentile(latencies, 0.5):.0f} ms, "
         f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
     )
+    figures["ack_p50_ms"] = round(percentile(latencies, 0.5))
+    figures["ack_p99_ms"] = round(percentile(latencies, 0.99))
+    figures["last_ack_after_window_end_s"] = round(last_ack - (t0 + options.window), 2)
+    figures["acks_per_s"] = round(len(acked) / (last_ack - first_send), 1)
     span = f"{len(stored) / stored_span:.0f} answers/s" if stored_span else "n/a"
     print(
         f"throughput: {len(acked) / (last_ack - first_send):.0f} acks/s as the client saw them; "
         f"stored {span} between the first and last stored response (PostgreSQL's clock)"
     )
     finals = [room for room in rooms if room.final_at is not None]
+    figures["dashboards_final"] = len(finals)
+    # SPEC §7: each dashboard final within 1 s of its class's last answer being *sent*.
+    after_send = [
+        room.final_at - max(s.sent for s in room.students if s.sent is not None)
+        for room in finals
+        if any(s.sent is not None for s in room.students)
+    ]
+    if after_send:
+        p50, p99, most = percentile(after_send, 0.5), percentile(after_send, 0.99), max(after_send)
+        figures["final_after_class_last_send_p50_s"] = round(p50, 2)
+        figures["final_after_class_last_send_p99_s"] = round(p99, 2)
+        figures["final_after_class_last_send_max_s"] = round(most, 2)
+        last_final = max(room.final_at for room in finals)
+        figures["last_final_after_window_end_s"] = round(last_final - (t0 + options.window), 2)
+        print(
+            f"final after the class's last answer was sent: "
+            f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {most:.2f} s"
+        )
     after_class: list[float] = []
     after_global: list[float] = []
     for room in finals:
@@ -494,6 +535,7 @@ def report(
     errors = Counter(room.dashboard_error for room in rooms if room.dashboard_error)
     if errors:
         print("dashboard errors: " + ", ".join(f"{e} {n}" for e, n in errors.items()))
+    return figures
 
 
 def main() -> None:
@@ -530,7 +572,7 @@ def main() -> None:
         log_path = Path(tmp) / "gunicorn.log"
         with running_server(env, workers=options.workers, log_path=log_path) as base:
             try:
-                asyncio.run(
+                figures = asyncio.run(
                     asyncio.wait_for(run(base, base.process.pid, database_url, options), options.timeout)
                 )
             except TimeoutError:
@@ -543,6 +585,8 @@ def main() -> None:
                 ]
                 if problems:
                     print(f"server log: {len(problems)} error lines, first: {problems[0]}")
+    figures["load_average"] = os.getloadavg()[0]
+    print("RESULT " + json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.classroom import ONE_CHOICE_QUESTION, open_class, sign_up_teacher  # noqa: E402
-from tests.support.server import fresh_postgres_database, running_server  # noqa: E402
+from tests.support.server import free_port, fresh_postgres_database, running_server  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
@@ -35,7 +35,7 @@ SUBMIT_LUA = """
 local tokens = {%(tokens)s}
 local questions = {%(questions)s}
 local counter = 0
-local thread_id = 0
+thread_id = 0  -- set per thread by setup() below (a global, so the setter reaches it)
 local next_thread = 0
 function setup(thread)
   next_thread = next_thread + 1
@@ -144,6 +144,25 @@ def etags_of(base: str, tokens: list[str]) -> list[str]:
         return etags
 
 
+def writer_batches(metrics_url: str) -> dict:
+    """The answer writers' batches so far, from the server's own metrics: how many, answers in
+    each and milliseconds each (first statement to commit)."""
+    import httpx
+
+    text = httpx.get(metrics_url, timeout=10).text
+
+    def value(name: str) -> float:
+        found = re.search(rf"^{name} ([\d.e+]+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    batches = value("peardeck_answer_batch_seconds_count")
+    return {
+        "batches": int(batches),
+        "answers_per_batch": round(value("peardeck_answer_batch_rows_total") / max(1, batches), 1),
+        "batch_ms": round(1000 * value("peardeck_answer_batch_seconds_sum") / max(1, batches), 1),
+    }
+
+
 def workers_cpu(master_pid: int) -> float:
     """User + system CPU seconds of the gunicorn master's children (the web workers), from /proc."""
     total = 0.0
@@ -202,6 +221,7 @@ def main() -> None:
         "REDIS_URL": REDIS_URL,
         "RATE_LIMIT_JOIN": "100000",
         "RATE_LIMIT_LOGIN": "100000",
+        "PEARDECK_METRICS_BIND": f"127.0.0.1:{free_port()}",
     }
     with tempfile.TemporaryDirectory() as tmp:
         env["PEARDECK_VAR_DIR"] = tmp
@@ -232,6 +252,7 @@ def main() -> None:
             results["POST /api/student/responses"] = measured(
                 base, base, args.seconds, args.connections, submit_script
             )
+            batches = writer_batches(f"http://{env['PEARDECK_METRICS_BIND']}/metrics")
     print(f"\nworkers={args.workers} connections={args.connections} classes={args.classes}x{args.students}")
     print(f"{'endpoint':32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'CPU ms/req':>11}")
     for name, r in results.items():
@@ -251,6 +272,10 @@ def main() -> None:
     print(f"submit / authenticated state read = {submit['rps'] / state:.2f}  (target >= 0.8)")
     print(f"submit p99 = {submit['p99_ms']:.0f} ms  (target <= 100)")
     print(f"304 poll / healthz = {poll['rps'] / healthz:.2f}  (target >= 0.5)")
+    print(
+        f"answer writers: {batches['batches']} batches, {batches['answers_per_batch']} answers and "
+        f"{batches['batch_ms']} ms each (first statement to commit)"
+    )
     figures = {
         "healthz_rps": round(healthz, 1),
         "state_rps": round(state, 1),
@@ -268,6 +293,7 @@ def main() -> None:
         "submit_cpu_ms": submit["cpu_ms_per_request"],
         "pg_upsert_tps": round(pgbench["single"], 1),
         "pg_upsert_100_rows_sps": round(pgbench["hundred"], 1),
+        **{f"writer_{key}": value for key, value in batches.items()},
         "submit_over_pg_upsert": round(submit["rps"] / pgbench["single"], 3),
         "submit_over_state": round(submit["rps"] / state, 3),
         "poll_304_over_healthz": round(poll["rps"] / healthz, 3),

@@ -362,6 +362,8 @@ def identify_socket(
             )
         if student.is_removed:
             raise DomainError("student_removed", "The teacher removed you from this session.")
+        # The class's record is read now, while sockets connect, not when their answers arrive.
+        live_state.session(student.session_id)
         return student.session, student
     if role == "projector":
         session = session_for_projector_key(token)

@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "runtime.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A student's poll with nothing new is answered here, from the live-state cache (live/polling.py).
+    "live.polling.ConditionalPollMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

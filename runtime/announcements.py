@@ -7,6 +7,9 @@ one process, and an announcement is handed to this process's listeners directly.
 announcing process's own listeners hear it at once, before the publish, so a process never waits
 for Redis to see its own change.
 
+Publishing never holds up the announcer (the answer writer announces after every batch): messages
+go to a queue that a thread of the process publishes, many in one Redis round trip.
+
 Delivery is best effort, as pub/sub is: a message published while a subscriber is reconnecting is
 lost to it. So a (re)connected subscription first tells the listeners to forget everything
 (`on_reset`), and the caches trust a record only for a few seconds anyway: a lost announcement
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +37,9 @@ RECONNECT_SECONDS = 1.0
 _listeners: list[Callable[[dict], None]] = []
 _reset_listeners: list[Callable[[], None]] = []
 _lock = threading.Lock()
-_state = {"pid": None, "client": None, "thread": None}
+_state = {"pid": None, "client": None, "thread": None, "publisher": None}
+_outbox: queue.SimpleQueue = queue.SimpleQueue()
+PUBLISH_BATCH = 500
 
 
 def listen(on_message: Callable[[dict], None], on_reset: Callable[[], None]) -> None:
@@ -50,17 +56,26 @@ def announce(message: dict) -> None:
     if not url:
         return
     _ensure_subscribed(url)
-    try:
-        _client(url).publish(CHANNEL, json.dumps(message, separators=(",", ":")))
-    except Exception:  # Redis away: the other processes' records age out (see above)
-        log.warning("announcing %s failed", message, exc_info=True)
+    _outbox.put(json.dumps(message, separators=(",", ":")))
 
 
 def ensure_subscribed() -> None:
     """Starts this process's subscription (once per process) when Redis is configured."""
     url = getattr(settings, "REDIS_URL", None)
-    if url:
+    if url and not _running():
         _ensure_subscribed(url)
+
+
+def _running() -> bool:
+    # Asked on every cache read: no lock while all is well.
+    thread, publisher = _state["thread"], _state["publisher"]
+    return (
+        _state["pid"] == os.getpid()
+        and thread is not None
+        and publisher is not None
+        and thread.is_alive()
+        and publisher.is_alive()
+    )
 
 
 def _deliver(message: dict) -> None:
@@ -86,19 +101,42 @@ def _client(url: str):
         if _state["client"] is None or _state["pid"] != os.getpid():
             _state["client"] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
             _state["pid"] = os.getpid()
-            _state["thread"] = None  # a forked child has no subscriber thread of its own yet
+            # A forked child has no threads of its own yet.
+            _state["thread"] = _state["publisher"] = None
         return _state["client"]
 
 
 def _ensure_subscribed(url: str) -> None:
     _client(url)
+    started = []
     with _lock:
-        thread = _state["thread"]
-        if thread is not None and thread.is_alive():
-            return
-        thread = threading.Thread(target=_subscribe_forever, args=(url,), name="announcements", daemon=True)
-        _state["thread"] = thread
-    thread.start()
+        for key, target, name in (
+            ("thread", _subscribe_forever, "announcements"),
+            ("publisher", _publish_forever, "announcing"),
+        ):
+            thread = _state[key]
+            if thread is None or not thread.is_alive():
+                _state[key] = thread = threading.Thread(target=target, args=(url,), name=name, daemon=True)
+                started.append(thread)
+    for thread in started:
+        thread.start()
+
+
+def _publish_forever(url: str) -> None:
+    while True:
+        messages = [_outbox.get()]
+        while len(messages) < PUBLISH_BATCH:
+            try:
+                messages.append(_outbox.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            pipeline = _client(url).pipeline(transaction=False)
+            for message in messages:
+                pipeline.publish(CHANNEL, message)
+            pipeline.execute()
+        except Exception:  # Redis away: the other processes' records age out (see above)
+            log.warning("publishing %d announcements failed", len(messages), exc_info=True)
 
 
 def _subscribe_forever(url: str) -> None:

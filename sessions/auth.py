@@ -6,6 +6,8 @@ cache (id, session id, display name, where they are, removed or not); its `sessi
 the database only if an endpoint asks for it.
 """
 
+from django.utils import timezone
+
 from domain.errors import DomainError
 from domain.tokens import STUDENT_PREFIX, token_hash
 from sessions import live_state
@@ -20,7 +22,8 @@ def cached_student_for_token(plaintext: str) -> Student | None:
     found = live_state.student_for_token_hash(token_hash(plaintext))
     if found is None:
         return None
-    record = live_state.session(found.session_id)
+    # Removal bumps seq (announced), and the answer writer checks it again in SQL.
+    record = live_state.session(found.session_id, ttl=live_state.ANSWER_TTL_SECONDS)
     if record is None:
         return None
     return Student(
@@ -29,7 +32,8 @@ def cached_student_for_token(plaintext: str) -> Student | None:
         display_name=found.display_name,
         current_question_id=found.current_question_id,
         token_hash=found.token_hash,
-        removed_at=record.removed.get(found.id),
+        # Only whether, not when: a removed student is refused, and that is all it is used for.
+        removed_at=timezone.now() if found.id in record.removed else None,
     )
 
 

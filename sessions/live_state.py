@@ -18,8 +18,11 @@ How a record stays true enough (runtime/announcements.py carries the messages):
 4. A record is trusted at most TTL_SECONDS without an announcement, so an announcement lost in
    flight costs seconds of staleness in what a poll is told. It never costs a wrong acceptance:
    the answer writer re-checks everything in SQL under the session's row lock.
-5. Changes that bump no seq announce too: a rotated projector key (`{"session", "forget"}`) and a
-   student moving in a student-paced session (`{"student"}`).
+5. Changes that bump no seq announce too: a rotated projector key (`{"session", "forget"}`), a
+   student moving in a student-paced session (`{"student"}`), a deck's questions changing
+   (`{"deck"}`: every record of its sessions goes).
+6. The answer path trusts a record up to ANSWER_TTL_SECONDS: what it refuses on is re-checked in
+   SQL by the writer, but for the questions, whose changes are announced (5).
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
 
 from runtime import announcements
 from sessions.models import Question, Session, Student
 
 TTL_SECONDS = 5.0
+# The answer path may use an older record: everything it refuses on is re-checked by the writer in
+# SQL but the deck's questions, and every change of a deck is announced (deck_changed). So only a
+# lost announcement of a deck edit made during a class could mislead it, for this long at most.
+ANSWER_TTL_SECONDS = 60.0
 MAX_SESSIONS = 20_000
 MAX_STUDENTS = 200_000
 
@@ -59,7 +65,7 @@ class LiveSession:
     locked: frozenset[int]
     revealed: frozenset[int]
     questions: dict[int, LiveQuestion]
-    removed: dict[int, datetime]  # student id -> when
+    removed: frozenset[int]  # students the teacher removed
     projector_key_hash: str
     loaded_at: float
 
@@ -112,25 +118,34 @@ def _subscribe() -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def session(session_id: int) -> LiveSession | None:
-    """The session's live record, from this process's cache when it is fresh; None if none."""
+def session(session_id: int, *, ttl: float = TTL_SECONDS) -> LiveSession | None:
+    """The session's live record, from this process's cache when it is fresh (read at most `ttl`
+    seconds ago); None if there is no such session.
+
+    One thread reads a missing record while the others asking for it wait (a class's answers
+    arrive together). A record past its TTL is read again by one thread while the others go on
+    with it meanwhile, so a class answering never stalls on the refresh."""
     _subscribe()
-    record = _fresh(session_id)
-    if record is not None:
-        return record
-    # One thread reads a missing record while the others asking for it wait (a class's answers
-    # arrive together).
     with _cache.lock:
+        record = _cache.sessions.get(session_id)
+        if record is not None:
+            _cache.sessions.move_to_end(session_id)
         loading = _cache.loading.setdefault(session_id, threading.Lock())
-    with loading:
-        record = _fresh(session_id)
-        if record is None:
-            record = _load_session(session_id, time.monotonic())
-            if record is not None:
-                record = _store(record)
-        with _cache.lock:
-            _cache.loading.pop(session_id, None)
-    return record
+    if record is not None and time.monotonic() - record.loaded_at < ttl:
+        return record
+    if record is not None:
+        if not loading.acquire(blocking=False):
+            return record  # another thread is refreshing it
+    else:
+        loading.acquire()
+    try:
+        fresh = _fresh(session_id)
+        if fresh is not None:
+            return fresh
+        fresh = _load_session(session_id, time.monotonic())
+        return _store(fresh) if fresh is not None else None
+    finally:
+        loading.release()
 
 
 def _store(record: LiveSession) -> LiveSession:
@@ -146,6 +161,16 @@ def _store(record: LiveSession) -> LiveSession:
             while len(_cache.sessions) > MAX_SESSIONS:
                 _cache.sessions.popitem(last=False)
     return record
+
+
+def cached_session(session_id: int, *, ttl: float = TTL_SECONDS) -> LiveSession | None:
+    """The record only if this process holds it fresh: never a query (for the event loop)."""
+    _subscribe()
+    with _cache.lock:
+        record = _cache.sessions.get(session_id)
+    if record is not None and time.monotonic() - record.loaded_at < ttl:
+        return record
+    return None
 
 
 def _fresh(session_id: int) -> LiveSession | None:
@@ -176,17 +201,13 @@ def _load_session(session_id: int, now: float) -> LiveSession | None:
     )
     if row is None:
         return None
+    deck_questions = Question.objects.filter(deck_id=row["deck_id"])
+    deck_questions = deck_questions.values_list("id", "kind", "config", "position")
     questions = {
         question_id: LiveQuestion(question_id, kind, config, position)
-        for question_id, kind, config, position in Question.objects.filter(
-            deck_id=row["deck_id"]
-        ).values_list("id", "kind", "config", "position")
+        for question_id, kind, config, position in deck_questions
     }
-    removed = dict(
-        Student.objects.filter(session_id=session_id, removed_at__isnull=False).values_list(
-            "id", "removed_at"
-        )
-    )
+    removed = Student.objects.filter(session_id=session_id, removed_at__isnull=False).values_list("id")
     return LiveSession(
         id=session_id,
         seq=row["seq"],
@@ -199,7 +220,7 @@ def _load_session(session_id: int, now: float) -> LiveSession | None:
         locked=frozenset(row["locked_question_ids"]),
         revealed=frozenset(row["revealed_question_ids"]),
         questions=questions,
-        removed=removed,
+        removed=frozenset(student_id for (student_id,) in removed),
         projector_key_hash=row["projector_key_hash"],
         loaded_at=now,
     )
@@ -262,6 +283,13 @@ def answers_changed(answers_seq_by_session: dict[int, int]) -> None:
     announcements.announce({"answers": {str(k): v for k, v in answers_seq_by_session.items()}})
 
 
+def deck_changed(deck_id: int) -> None:
+    """A deck's questions changed (added, edited, moved, deleted): the records of its sessions go,
+    here now and everywhere (call again from on_commit)."""
+    _heard({"deck": deck_id})
+    announcements.announce({"deck": deck_id})
+
+
 def forget_session(session_id: int) -> None:
     """A change that bumps no seq (a new projector key): dropped here and everywhere."""
     session_changed(session_id)
@@ -282,6 +310,12 @@ def _forget_student(student_id: int) -> None:
 
 
 def _heard(message: dict) -> None:
+    if isinstance(message.get("deck"), int):
+        with _cache.lock:
+            of_deck = [sid for sid, record in _cache.sessions.items() if record.deck_id == message["deck"]]
+            for session_id in of_deck:
+                del _cache.sessions[session_id]
+        return
     if "student" in message:
         if isinstance(message["student"], int):
             _forget_student(message["student"])

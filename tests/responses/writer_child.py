@@ -29,12 +29,19 @@ def main() -> None:
     connections.close_all()
     first, second = students[: len(students) // 2], students[len(students) // 2 :]
     holding = threading.Event()
+    printing = threading.Lock()
+
+    def say(line: str) -> None:
+        with printing:  # one whole line at a time, whichever thread says it
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
     original = intake._write_once
 
     def write_then_hold(batch):
         outcome = original(batch)
         if holding.is_set():
-            print("HOLDING", flush=True)
+            say("HOLDING")
             time.sleep(600)  # the transaction stays open: killed before it commits
         return outcome
 
@@ -49,7 +56,7 @@ def main() -> None:
             answer={"choices": [1]},
             source="http",
         )
-        print(f"ACKED {student.pk} {submission_id}", flush=True)
+        say(f"ACKED {student.pk} {submission_id}")
 
     def wave(group):
         threads = [threading.Thread(target=answer, args=(student,)) for student in group]
