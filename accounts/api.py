@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth import authenticate
 from ninja import Field, Router, Schema, Status
 
@@ -5,21 +6,25 @@ from accounts import services
 from accounts.auth import teacher_auth
 from accounts.selectors import api_tokens_of
 from domain.errors import DomainError
+from domain.untrusted import Text
+from observability import signins
 from web.ratelimit import check_rate, client_address
 
 router = Router(tags=["teacher accounts"])
 
 
 class SignupIn(Schema):
-    username: str = Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
-    password: str = Field(min_length=1, max_length=200)
-    email: str = Field(default="", max_length=254)
+    username: Text = Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
+    password: Text = Field(min_length=1, max_length=200)
+    email: Text = Field(default="", max_length=254)
 
 
 class CredentialsIn(Schema):
-    username: str = Field(min_length=1, max_length=150)
-    password: str = Field(min_length=1, max_length=200)
-    name: str = Field(default="api", min_length=1, max_length=100, description="a label to tell tokens apart")
+    username: Text = Field(min_length=1, max_length=150)
+    password: Text = Field(min_length=1, max_length=200)
+    name: Text = Field(
+        default="api", min_length=1, max_length=100, description="a label to tell tokens apart"
+    )
 
 
 class TokenOut(Schema):
@@ -49,7 +54,9 @@ class MeOut(Schema):
 )
 def signup(request, payload: SignupIn):
     check_rate("login", client_address(request))
+    _password_sign_in_allowed()
     user = services.create_teacher(username=payload.username, password=payload.password, email=payload.email)
+    signins.count(signins.PASSWORD, signins.CREATED)
     token, plaintext = services.issue_api_token(user=user, name="signup")
     return Status(201, {"id": token.pk, "name": token.name, "token": plaintext})
 
@@ -62,11 +69,23 @@ def signup(request, payload: SignupIn):
 )
 def create_token(request, payload: CredentialsIn):
     check_rate("login", client_address(request))
+    _password_sign_in_allowed()
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None:
+        signins.count(signins.PASSWORD, signins.BAD_CREDENTIALS)
         raise DomainError("bad_credentials", "Unknown username or wrong password.")
+    signins.count(signins.PASSWORD, signins.SIGNED_IN)
     token, plaintext = services.issue_api_token(user=user, name=payload.name)
     return Status(201, {"id": token.pk, "name": token.name, "token": plaintext})
+
+
+def _password_sign_in_allowed() -> None:
+    if not settings.PASSWORD_SIGN_IN:
+        signins.count(signins.PASSWORD, signins.DISABLED)
+        raise DomainError(
+            "password_sign_in_disabled",
+            "Password sign-in is switched off here; teachers sign in with their school's account.",
+        )
 
 
 @router.get("/auth/tokens", response=list[TokenInfo], auth=teacher_auth, summary="List your API tokens")

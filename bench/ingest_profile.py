@@ -7,9 +7,11 @@ and a changed one (the response updated). For each pass it prints per answer the
 process's CPU time, the SQL statements run on every connection (the answer writer's included),
 the time spent inside cursor.execute, and the writer's batches; with --profile, the top functions
 of a cProfile of the pass. With --threads N the answers come from N threads at once (as from N
-requests), students partitioned among them. Ends with `RESULT {json}`.
+requests), students partitioned among them; with --worker every answer of a pass is handed to
+the writer at once, as the Firebase worker's tick does (mirror.services.ingest_inbox_entries, in
+ticks of at most 1,000). Ends with `RESULT {json}`.
 
-    .venv/bin/python bench/ingest_profile.py [--sessions 10] [--threads 1] [--profile]
+    .venv/bin/python bench/ingest_profile.py [--sessions 10] [--threads 1 | --worker] [--profile]
 """
 
 import argparse
@@ -82,6 +84,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--worker", action="store_true", help="as the Firebase worker: a tick at a time")
     parser.add_argument("--switch-interval", type=float, default=None)
     options = parser.parse_args()
     if options.switch_interval:
@@ -106,7 +109,7 @@ def main() -> None:
     from django.db.backends.signals import connection_created
 
     from integrations import firebase
-    from mirror.services import InboxEntry, ingest_inbox_entry
+    from mirror.services import InboxEntry, ingest_inbox_entries, ingest_inbox_entry
     from responses import intake
     from tests.support.classroom import join_students, make_deck, make_teacher, number_questions, open_session
 
@@ -130,7 +133,7 @@ def main() -> None:
     connection_created.connect(count_on, weak=False)
     connection.close()  # the next one is made with the wrapper
     batches = Batches(intake)
-    figures = {"threads": options.threads, "answers": len(everyone)}
+    figures = {"threads": options.threads, "worker": options.worker, "answers": len(everyone)}
     for label, value in (("first answers (insert)", 1), ("changed answers (update)", 2)):
         entries = [
             InboxEntry(
@@ -150,8 +153,12 @@ def main() -> None:
         profiler = cProfile.Profile() if options.profile else None
 
         def ingest(part, acks=acks):
-            for entry in part:
-                acks[ingest_inbox_entry(entry)["status"]] += 1
+            if options.worker:
+                for start in range(0, len(part), 1000):
+                    acks.update(ack["status"] for ack in ingest_inbox_entries(part[start : start + 1000]))
+            else:
+                for entry in part:
+                    acks[ingest_inbox_entry(entry)["status"]] += 1
             connection.close()
 
         parts = [[] for _ in range(options.threads)]

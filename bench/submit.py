@@ -220,6 +220,7 @@ def main() -> None:
         "DATABASE_URL": fresh_postgres_database(ADMIN_URL, "bench_submit"),
         "REDIS_URL": REDIS_URL,
         "RATE_LIMIT_JOIN": "100000",
+        "RATE_LIMIT_JOIN_CODE": "100000",
         "RATE_LIMIT_LOGIN": "100000",
         "PEARDECK_METRICS_BIND": f"127.0.0.1:{free_port()}",
     }

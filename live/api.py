@@ -10,6 +10,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.decorators import decorate_view
 
 from accounts.auth import teacher_auth
+from domain.errors import DomainError
 from integrations import firebase
 from live import services
 from live.documents import projector_state, student_version, student_view, student_view_version, teacher_state
@@ -20,8 +21,9 @@ from sessions import live_state
 from sessions.auth import active_student, projector_auth, student_auth
 from sessions.models import Session, Student
 from sessions.selectors import deck_of, session_of, sessions_of
+from web import ratelimit
 from web.polling import conditional
-from web.ratelimit import check_rate, client_address
+from web.ratelimit import check_rate
 
 router = Router(auth=teacher_auth, tags=["decks and sessions (teacher)"])
 student_router = Router(tags=["student"])
@@ -160,8 +162,14 @@ def end_session(request, session_id: int):
 )
 @decorate_view(instrument.count_join_outcome)
 def join(request, payload: JoinIn):
-    check_rate("join", client_address(request))
-    student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)
+    network = ratelimit.check_join(request, payload.join_code)
+    try:
+        student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)
+    except DomainError as refusal:
+        if refusal.code == "session_not_found":
+            ratelimit.note_failed_join(network)
+        raise
+    ratelimit.note_joined(network)
     return Status(
         201, {"token": token, **student_view(student), "firebase": firebase.student_credentials(student)}
     )

@@ -16,9 +16,10 @@ from django.http import HttpResponse
 from django.urls import resolve
 from django_prometheus.middleware import PrometheusAfterMiddleware
 
+from domain.errors import DomainError
 from live.documents import student_version
 from sessions import live_state
-from sessions.auth import cached_student_for_token
+from sessions.auth import cached_student_for_token, spend_request_budget
 
 PATH = "/api/student/state"
 
@@ -55,6 +56,10 @@ class ConditionalPollMiddleware:
         quoted = f'"{etag}"'
         if quoted not in (tag.strip().removeprefix("W/") for tag in held.split(",")):
             return None
+        try:
+            spend_request_budget(student)
+        except DomainError:
+            return None  # the endpoint refuses it, with the same budget
         response = HttpResponse(status=304)
         response["ETag"] = quoted
         if self._match is None:

@@ -3,6 +3,7 @@ clearing ended sessions from it, and ingesting the inbox."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -10,20 +11,30 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from domain import untrusted
 from domain.errors import DomainError
 from integrations import firebase
 from mirror import selectors
 from mirror.models import ClearedSession, OutboxEntry
-from responses.services import submit_response
+from observability import metrics
+from responses import intake
+from responses.services import submit_responses
 from sessions.models import Session, Student
 
 log = logging.getLogger(__name__)
 
-# Keys an inbox entry may hold; database.rules.json allows the same (`order`: the student's own
-# order of their answers, passed on to the writer).
-INBOX_ENTRY_KEYS = {"question_id", "answer", "order"}
+# Keys an inbox entry may hold; database.rules.json allows the same (and requires question_id,
+# answer and at; `order` is the student's own order of their answers, passed on to the writer).
+INBOX_ENTRY_KEYS = {"question_id", "answer", "at", "order"}
+# The largest entry database.rules.json lets a student write is a drawing of 256 KiB as one string
+# (a text answer is at most 5,000 characters); anything much larger did not come through the
+# rules and is refused unread (a stand-in or emulator without rules, a rules deployment gone wrong).
+MAX_INBOX_ENTRY_CHARS = 300_000
+# Firebase's trees that hold something of a session, all cleared with it.
+SESSION_TREES = ("sessions", "acks", "inbox", "sent")
 
 
 @dataclass
@@ -84,11 +95,12 @@ def clear_ended_sessions(
     *, now: datetime | None = None, batch_size: int = 500, skip_shards: frozenset[int] = frozenset()
 ) -> ClearOutcome:
     """Deletes from Firebase what sessions that ended over FIREBASE_RETENTION_HOURS ago left
-    there: the state document, the acknowledgements and any inbox entries never taken in (they
-    would be refused: the session is over). One multi-path write per shard, then the sessions are
-    noted as cleared. A session with changes still waiting in the outbox waits too, so that the
-    relay never writes a document back after it was cleared. Deleting twice is harmless, so a
-    crash between the write and the note only means the same deletion again.
+    there: the state document, the acknowledgements, the students' sent markers and any inbox
+    entries never taken in (they would be refused: the session is over). One multi-path write
+    per shard, then the sessions are noted as cleared. A session with changes still waiting in
+    the outbox waits too, so that the relay never writes a document back after it was cleared.
+    Deleting twice is harmless, so a crash between the write and the note only means the same
+    deletion again.
     """
     cutoff = (now or timezone.now()) - timedelta(hours=settings.FIREBASE_RETENTION_HOURS)
     ended = list(
@@ -105,11 +117,7 @@ def clear_ended_sessions(
     for shard, session_ids in sorted(by_shard.items()):
         if shard in skip_shards:
             continue
-        deletions = {
-            f"{tree}/{session_id}": None
-            for session_id in session_ids
-            for tree in ("sessions", "acks", "inbox")
-        }
+        deletions = {f"{tree}/{session_id}": None for session_id in session_ids for tree in SESSION_TREES}
         try:
             firebase.update("/", deletions, shard=shard)
         except Exception as exc:  # the sessions stay uncleared for a later round
@@ -142,42 +150,99 @@ class InboxEntry:
 
 
 def _refused(code: str, message: str, field: str | None = None) -> dict:
-    ack = {"status": "refused", "code": code, "message": message}
+    # Firebase stores only valid Unicode, and a field can name a key the student made up.
+    ack = {"status": "refused", "code": code, "message": untrusted.printable(message, 500)}
     if field:
-        ack["field"] = field
+        ack["field"] = untrusted.printable(field)
     return ack
 
 
-def ingest_inbox_entry(entry: InboxEntry) -> dict:
-    """Stores one inbox answer through the same service as HTTP; returns its acknowledgement.
+def is_transient(exc: BaseException) -> bool:
+    """An error that is not the entry's fault (the database away or restarting): the entry waits
+    for a later tick. Any other error is the entry's, and refuses it."""
+    return isinstance(exc, OperationalError | InterfaceError)
 
-    The acknowledgement is `{"status": "stored", "question_id", "version"}` or
-    `{"status": "refused", "code", "message"[, "field"]}`. A replayed entry (same student and
-    submission_id) is the same response, acknowledged again. Errors that are not the answer's
-    fault (the database away) propagate: the entry is then neither stored nor acknowledged.
+
+def ingest_inbox_entry(entry: InboxEntry) -> dict:
+    """One entry through ingest_inbox_entries; a transient error propagates."""
+    [result] = ingest_inbox_entries([entry])
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def ingest_inbox_entries(entries: list[InboxEntry]) -> list[dict | BaseException]:
+    """Stores inbox answers through the same writer as HTTP and sockets, all handed to it at once
+    (one batch, one transaction); returns each entry's acknowledgement, in order.
+
+    An acknowledgement is `{"status": "stored", "question_id", "version"}`, `{"status":
+    "superseded", "question_id", "version", "answer"}` (a later answer of the student's, by their
+    order, is what is stored) or `{"status": "refused", "code", "message"[, "field"]}`. A replayed
+    entry (same student and submission_id) is the same response, acknowledged again. An error
+    that is not the answer's fault (the database away, `is_transient`) is returned in the entry's
+    place: the entry is then neither stored nor acknowledged. Any other error, however
+    unexpected, refuses that entry alone: one student's entry never stops the worker.
     """
-    student_id = firebase.student_id_of_uid(entry.uid)
-    student = None
-    if student_id is not None:
-        # Only what submit_response reads; it reads the session itself, under its lock.
-        student = Student.objects.only("id", "session_id").filter(pk=student_id).first()
+    results: list[dict | BaseException | None] = [None] * len(entries)
+    students = _students_of(entries)
+    submitted: list[tuple[int, dict]] = []
+    for index, entry in enumerate(entries):
+        try:
+            checked = _checked(entry, students)
+        except Exception as exc:
+            results[index] = _unexpected(entry, exc)
+            continue
+        if "status" in checked:
+            results[index] = checked
+        else:
+            submitted.append((index, checked))
+    futures = submit_responses([arguments for _index, arguments in submitted]) if submitted else []
+    for (index, _arguments), future in zip(submitted, futures, strict=True):
+        try:
+            results[index] = acknowledgement(intake.wait(future))
+        except DomainError as exc:
+            results[index] = _refused(exc.code, exc.message, exc.field)
+        except Exception as exc:
+            results[index] = _unexpected(entries[index], exc)
+    return results
+
+
+def _unexpected(entry: InboxEntry, exc: BaseException) -> dict | BaseException:
+    if is_transient(exc):
+        return exc
+    log.error("inbox entry %s refused after an unexpected error", entry.key, exc_info=exc)
+    metrics.FIREBASE_ERRORS.labels(operation="ingest", reason="error").inc()
+    return _refused("internal", "This answer could not be stored; send it again another way.")
+
+
+def _students_of(entries: list[InboxEntry]) -> dict[int, Student]:
+    """The entries' students, in one query: only what submit_response reads."""
+    ids = {firebase.student_id_of_uid(entry.uid) for entry in entries} - {None}
+    return {student.pk: student for student in Student.objects.only("id", "session_id").filter(pk__in=ids)}
+
+
+def _checked(entry: InboxEntry, students: dict[int, Student]) -> dict:
+    """submit_response's arguments for an entry, or its refusal (an ack with a status)."""
+    student = students.get(firebase.student_id_of_uid(entry.uid))
     if student is None or student.session_id != entry.session_id:
         return _refused("student_not_found", "No such student in this session.")
     value = entry.value
     if not isinstance(value, dict) or not INBOX_ENTRY_KEYS.issuperset(value) or "question_id" not in value:
-        return _refused("invalid", "An inbox entry is {question_id, answer}.", "answer")
+        return _refused("invalid", "An inbox entry is {question_id, answer, at}.", "answer")
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_INBOX_ENTRY_CHARS:
+        return _refused("payload_too_large", "This answer is larger than any question takes.", "answer")
     try:
-        submitted = submit_response(
-            student=student,
-            question_id=value["question_id"],
-            submission_id=entry.submission_id,
-            answer=value.get("answer"),
-            source="firebase",
-            order=value.get("order"),
-        )
+        answer = _answer_of(value.get("answer"))
     except DomainError as exc:
         return _refused(exc.code, exc.message, exc.field)
-    return acknowledgement(submitted)
+    return {
+        "student": student,
+        "question_id": value["question_id"],
+        "submission_id": entry.submission_id,
+        "answer": answer,
+        "source": "firebase",
+        "order": value.get("order"),
+    }
 
 
 def acknowledgement(submitted) -> dict:
@@ -195,6 +260,28 @@ def acknowledgement(submitted) -> dict:
         "question_id": submitted.response.question_id,
         "version": submitted.response.version,
     }
+
+
+def _answer_of(answer: Any) -> Any:
+    """The answer as HTTP would carry it: a drawing's strokes come through Firebase as one JSON
+    string (so that the rules can bound its length), read by the same reader as every body."""
+    if isinstance(answer, dict) and isinstance(answer.get("strokes"), str):
+        try:
+            return {**answer, "strokes": untrusted.loads(answer["strokes"])}
+        except untrusted.UnreadableJson as exc:
+            raise DomainError(
+                "invalid_answer", f"answer.strokes: {exc.message}", field="answer.strokes"
+            ) from exc
+    return answer
+
+
+def cleared_sessions_among(session_ids: set[int]) -> set[int]:
+    """Those of the sessions whose Firebase data the worker has deleted already."""
+    if not session_ids:
+        return set()
+    return set(
+        ClearedSession.objects.filter(session_id__in=list(session_ids)).values_list("session_id", flat=True)
+    )
 
 
 def entries_from_event(event_type: str, path: str, data: Any) -> tuple[list[InboxEntry], list[str]]:

@@ -55,7 +55,18 @@ OPEN_SESSIONS = Gauge(
 JOIN_ATTEMPTS = Counter(
     "peardeck_join_attempts", "Attempts to join a session with a join code, by outcome.", ["outcome"]
 )
+TEACHER_SIGN_INS = Counter(
+    "peardeck_teacher_sign_ins",
+    "Teachers' sign-ins by provider (google, microsoft, password) and outcome (observability/signins.py).",
+    ["provider", "outcome"],
+)
 RATE_LIMITED = Counter("peardeck_rate_limited", "Requests refused by a rate limit, by scope.", ["scope"])
+# transport: http, websocket; reason: too_large, too_deep, not_finite, malformed, rate_limited.
+MESSAGES_REFUSED = Counter(
+    "peardeck_messages_refused",
+    "Client requests or socket messages refused before any service read them, by transport and reason.",
+    ["transport", "reason"],
+)
 BUILD_INFO = Gauge(
     "peardeck_build_info",
     "Always 1; its labels name the running version and commit.",
@@ -91,7 +102,7 @@ BROWSER_WEBSOCKET_DARKLAUNCH = Counter(
 BROWSER_TRANSPORT_CONNECTS = Counter(
     "peardeck_browser_transport_connects",
     "Outcome of each attempt by a page to bring up its live link, by app and transport.",
-    ["app", "transport", "outcome"],
+    ["app", "transport", "outcome", "firebase_transport"],
 )
 BROWSER_METRICS_REJECTED = Counter(
     "peardeck_browser_metrics_rejected",

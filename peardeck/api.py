@@ -10,8 +10,10 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from accounts.api import router as accounts_router
+from domain import untrusted
 from domain.errors import DomainError
 from live.api import router as live_router
 from live.api import student_router
@@ -22,7 +24,16 @@ from web.errors import ErrorResponse, error_body, status_for
 
 log = logging.getLogger(__name__)
 
+
+class UntrustedJsonParser(Parser):
+    """Request bodies are read by the same reader as WebSocket frames (domain.untrusted)."""
+
+    def parse_body(self, request):
+        return untrusted.loads(request.body)
+
+
 api = NinjaAPI(
+    parser=UntrustedJsonParser(),
     title="peardeck API",
     version="1",
     description=(
@@ -83,9 +94,10 @@ def _authentication_error(request, exc):
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
     if exc.status_code == 400 and "parse request body" in exc.message:
-        return error_response(
-            request, 400, "malformed_json", "The request body is not valid JSON.", field="body"
-        )
+        cause = exc.__cause__
+        readable = isinstance(cause, untrusted.UnreadableJson) and cause.reason != "malformed"
+        message = cause.message if readable else "The request body is not valid JSON."
+        return error_response(request, 400, "malformed_json", message, field="body")
     return error_response(request, exc.status_code, "http_error", exc.message)
 
 

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "runtime.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "web.csp.ContentSecurityPolicyMiddleware",
     # A student's poll with nothing new is answered here, from the live-state cache (live/polling.py).
     "live.polling.ConditionalPollMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -149,7 +150,14 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache"}}
+    # Rate-limit counters live here: culling at the default 300 entries would forget them under
+    # exactly the load they count (a thousand wrong join codes).
+    CACHES = {
+        "default": {
+            "BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -158,6 +166,41 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Teachers sign in with a password (the login form, POST /api/auth/signup, the password grant of
+# POST /api/auth/tokens) and/or their school's Google or Microsoft account (accounts/oidc.py).
+# Passwords stay on for the embedded default (`make run`'s demo teacher); production turns them off.
+PASSWORD_SIGN_IN = env_bool("PASSWORD_SIGN_IN", True)
+_OIDC_DISCOVERY_DEFAULTS = {
+    "google": "https://accounts.google.com/.well-known/openid-configuration",
+    # `organizations`: any work or school account, never a personal Microsoft account.
+    "microsoft": "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration",
+}
+
+
+def _oidc_provider(name: str, discovery_default: str) -> dict | None:
+    """A provider is on when its client id is set; its secret is read only then, so an overlay may
+    point OIDC_<NAME>_CLIENT_SECRET_FILE at a Secret that only exists where the provider is used."""
+    prefix = f"OIDC_{name.upper()}"
+    client_id = env_str(f"{prefix}_CLIENT_ID").strip()
+    if not client_id:
+        return None
+    client_secret = env_str(f"{prefix}_CLIENT_SECRET")
+    if not client_secret:
+        raise ImproperlyConfigured(f"{prefix}_CLIENT_ID is set, so {prefix}_CLIENT_SECRET(_FILE) must be too")
+    return {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "discovery_url": env_str(f"{prefix}_DISCOVERY_URL", discovery_default),
+    }
+
+
+OIDC_PROVIDERS = {
+    name: config
+    for name, default in _OIDC_DISCOVERY_DEFAULTS.items()
+    if (config := _oidc_provider(name, default)) is not None
+}
+# Each call to a provider (discovery, keys, token) gives up after this many seconds.
+OIDC_HTTP_TIMEOUT = env_float("OIDC_HTTP_TIMEOUT", 5.0)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/teach/"
 
@@ -182,16 +225,30 @@ WHITENOISE_USE_FINDERS = DEBUG
 # A drawing answer is capped well below this; anything bigger is refused before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PEARDECK_MAX_BODY_BYTES", 512 * 1024)
 
-# Rate limits: (requests, window seconds) per client address.
+# Rate limits: (requests, window seconds) per client address, or per network for joins (an IPv4
+# address or an IPv6 /64; web/ratelimit.py explains each join limit).
 RATE_LIMITS = {
-    "join": (env_int("RATE_LIMIT_JOIN", 20), 60),
+    # Every join attempt from one network: a few whole classes behind one school NAT in a minute.
+    "join": (env_int("RATE_LIMIT_JOIN", 120), 60),
+    # Every join attempt with one code: a class (or a lecture hall), its reloads and late joiners.
+    "join_code": (env_int("RATE_LIMIT_JOIN_CODE", 300), 60),
+    # Wrong codes from one network in ten minutes: typos fit, guessing does not.
+    "join_failed": (env_int("RATE_LIMIT_JOIN_FAILED", 30), 600),
+    # Wrong codes from everyone in a minute. 31**6 codes: with 10,000 sessions open, guessers held
+    # to 300 wrong codes a minute need about five hours for one hit on average.
+    "join_failed_all": (env_int("RATE_LIMIT_JOIN_FAILED_ALL", 300), 60),
     "login": (env_int("RATE_LIMIT_LOGIN", 10), 60),
     # A whole school can sit behind one address, each page reporting every half minute or so.
     "browser_metrics": (env_int("RATE_LIMIT_BROWSER_METRICS", 600), 60),
     # Per student: a page asks for a fresh custom token about once an hour, or after a reload.
     "firebase_token": (env_int("RATE_LIMIT_FIREBASE_TOKEN", 10), 60),
 }
-# How many proxies in front of us append to X-Forwarded-For (the GKE load balancer adds one).
+# Per student token, in each web process (web/ratelimit.py Budgets): requests a second, and at once.
+STUDENT_REQUESTS_PER_SECOND = env_float("STUDENT_REQUESTS_PER_SECOND", 10.0)
+STUDENT_REQUEST_BURST = env_float("STUDENT_REQUEST_BURST", 40.0)
+# How many X-Forwarded-For entries, from the right, our own proxies write; the client's address is
+# the left-most of them. Google's external Application Load Balancer writes two (`<client>, <its own
+# address>`), so deploy/base sets 2. 0: the socket's peer (as uvicorn reports it).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -284,7 +284,7 @@ def _write_once(batch: list[Answer]) -> tuple[list[Outcome], Effects]:
             first = (mate.question_id, mate.answer)
         if first is not None:
             question_id, stored_answer = first
-            if question_id != answer.question_id or stored_answer != answer.answer:
+            if question_id != answer.question_id or not kinds.same_answer(stored_answer, answer.answer):
                 outcomes[index] = refused(*_REUSED)
             else:
                 replays[index] = (answer.question_id, answer.student_id)

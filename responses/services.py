@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
 
+from domain import untrusted
 from domain.errors import DomainError
 from observability import instrument
 from responses import intake
@@ -86,14 +87,15 @@ async def submit_response_async(**arguments) -> Submitted:
 def submit_responses(answers: list[dict]) -> list[Future]:
     """Many answers at once (the Firebase worker's intake), each a dict of submit_response's
     arguments; returns a Future per answer, resolved with its Submitted or its refusal (a
-    DomainError), or with the database's error when the batch could not be stored."""
+    DomainError; any other error met checking one answer is that answer's alone), or with the
+    database's error when the batch could not be stored."""
     futures: list[Future | None] = [None] * len(answers)
     checked: list[intake.Answer] = []
     positions: list[int] = []
     for index, given in enumerate(answers):
         try:
             item = _checked(**given)
-        except DomainError as refusal:
+        except Exception as refusal:  # a DomainError, or anything else: this answer's alone
             futures[index] = Future()
             futures[index].set_exception(refusal)
             continue
@@ -122,8 +124,8 @@ def _checked(
             "submission_id must be 1-64 characters of letters, digits and _.:-",
             field="submission_id",
         )
-    if not isinstance(question_id, int) or isinstance(question_id, bool):
-        raise DomainError("invalid", "question_id must be an integer", field="question_id")
+    if not untrusted.is_id(question_id):
+        raise DomainError("invalid", "question_id must be a positive integer", field="question_id")
     return intake.cleaned(
         student_id=student.pk,
         session_id=student.session_id,

@@ -6,6 +6,7 @@ cache (id, session id, display name, where they are, removed or not); its `sessi
 the database only if an endpoint asks for it.
 """
 
+from django.conf import settings
 from django.utils import timezone
 
 from domain.errors import DomainError
@@ -14,9 +15,11 @@ from sessions import live_state
 from sessions.models import Student
 from sessions.selectors import session_for_projector_key
 from web.auth import bearer_token
+from web.ratelimit import Budgets, check_token_budget
 
 
 def cached_student_for_token(plaintext: str) -> Student | None:
+    """The token's student from the live-state cache, spending none of their request budget."""
     if not plaintext.startswith(STUDENT_PREFIX):
         return None
     found = live_state.student_for_token_hash(token_hash(plaintext))
@@ -37,7 +40,23 @@ def cached_student_for_token(plaintext: str) -> Student | None:
     )
 
 
-student_auth = bearer_token("StudentToken", cached_student_for_token, attribute="student")
+# Every request made with a student's token, whatever the endpoint: far more than a page makes
+# (it polls every few seconds at most and answers by hand), far less than a loop in a console.
+STUDENT_REQUESTS = Budgets(rate=settings.STUDENT_REQUESTS_PER_SECOND, burst=settings.STUDENT_REQUEST_BURST)
+
+
+def spend_request_budget(student: Student) -> None:
+    check_token_budget(STUDENT_REQUESTS, "student", student.pk)
+
+
+def _student_within_budget(token: str):
+    student = cached_student_for_token(token)
+    if student is not None:
+        spend_request_budget(student)
+    return student
+
+
+student_auth = bearer_token("StudentToken", _student_within_budget, attribute="student")
 projector_auth = bearer_token("ProjectorKey", session_for_projector_key, attribute="projector_session")
 
 

@@ -16,6 +16,7 @@ from tests.firebase_standin.fixtures import (  # noqa: F401 - fixtures used by n
     firebase_settings,
     firebase_standin,
 )
+from tests.oidc_provider.fixtures import google_provider, microsoft_provider  # noqa: F401 - fixtures used by name
 from tests.support.classroom import make_deck, make_teacher, open_session
 
 
@@ -127,6 +128,14 @@ def _background_work_ends_with_its_test():
 
     broadcast.quiesce()
     threads.finish_work()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_student_budgets():
+    # Each student's request budget is kept in the process; one test's students are not another's.
+    from sessions.auth import STUDENT_REQUESTS
+
+    STUDENT_REQUESTS.clear()
 
 
 @pytest.fixture(autouse=True)

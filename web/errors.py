@@ -12,6 +12,7 @@ STATUS_BY_CODE = {
     "not_authenticated": 401,
     "bad_credentials": 401,
     "forbidden": 403,
+    "password_sign_in_disabled": 403,
     "student_removed": 403,
     "not_found": 404,
     "session_not_found": 404,

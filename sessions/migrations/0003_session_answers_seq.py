@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('classroom_sessions', '0001_initial'),
+        ('classroom_sessions', '0002_display_name_key'),
     ]
 
     operations = [
