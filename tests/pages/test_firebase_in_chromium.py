@@ -8,10 +8,12 @@ server (`/ws/`), or every WebSocket to any host (the Firebase SDK then falls bac
 `/.lp`), or, with its long polling aborted too, Firebase altogether.
 """
 
+import contextlib
 import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -90,7 +92,13 @@ def firebase_class(tmp_path_factory):
             stderr=subprocess.STDOUT,
         )
         try:
-            yield {"server": server, "firebase_server": firebase_server, "standin": standin, "worker": worker}
+            yield {
+                "server": server,
+                "firebase_server": firebase_server,
+                "standin": standin,
+                "worker": worker,
+                "sqlite": env.get("SQLITE_PATH"),
+            }
         finally:
             worker.send_signal(signal.SIGTERM)
             try:
@@ -182,6 +190,22 @@ class Student:
 
 def answers(api: httpx.Client, session_id: int) -> list[dict]:
     return ok(api.get(f"/sessions/{session_id}/responses"))
+
+
+def pause(worker: subprocess.Popen, sqlite_path: str | None) -> None:
+    """Stops the worker (SIGSTOP) where it holds no SQLite lock. Stopped inside a write, it would
+    hold the whole database against the HTTP answer too (20 s, then an error), which no stopped
+    worker does with PostgreSQL's row locks; holding the lock ourselves while the signal lands
+    makes sure it is elsewhere."""
+    if sqlite_path is None:
+        worker.send_signal(signal.SIGSTOP)
+        return
+    with contextlib.closing(sqlite3.connect(sqlite_path, timeout=30, isolation_level=None)) as database:
+        database.execute("BEGIN EXCLUSIVE")  # waits for the worker's reads and writes to end
+        try:
+            worker.send_signal(signal.SIGSTOP)
+        finally:
+            database.execute("ROLLBACK")
 
 
 def firebase_session(standin: StandIn, uid: str) -> dict:
@@ -327,9 +351,7 @@ def test_on_long_polling_a_student_rides_out_a_firebase_restart_and_a_worker_pau
     again = firebase_session(standin, uid)
     assert again["transport"] == "long_polling" and again["session"] != first
 
-    # Paused while it has nothing to do: a worker stopped inside one of its transactions would hold
-    # the database (SQLite) against the HTTP answer as well.
-    worker.send_signal(signal.SIGSTOP)  # nobody takes answers out of the inboxes
+    pause(worker, firebase_class["sqlite"])  # nobody takes answers out of the inboxes
     try:
         student.page.get_by_label("What do leaves need?").fill("roots")
         student.page.get_by_role("button", name="Send").click()
@@ -454,7 +476,7 @@ def test_with_the_worker_stopped_an_answer_goes_over_http_and_the_late_inbox_ent
     expect(student.page.locator("#connection")).to_have_text("● live (Firebase)", timeout=20_000)
     inbox = student.saved()["firebase"]["paths"]["inbox"]
 
-    worker.send_signal(signal.SIGSTOP)  # nobody takes answers out of the inboxes
+    pause(worker, firebase_class["sqlite"])  # nobody takes answers out of the inboxes
     try:
         student.page.get_by_label("What do leaves need?").fill("chlorophyll")
         student.page.get_by_role("button", name="Send").click()
