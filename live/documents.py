@@ -17,9 +17,15 @@ A question reaches a student or the projector only as question_document(for_teac
 
 Events are built by the change that causes them, in a form a teacher may see: session changes in
 sessions/changes.py (their question always in the public form), answers' tallies in
-responses/selectors.py (tally_event). for_role below is what each connection passes on. Every
+responses/selectors.py (tally_events). for_role below is what each connection passes on. Every
 event that bumps `seq` reaches every role in some form, so no client sees a false gap: where a
-role may not see the content, it gets a bare {"type": "seq", "seq": n}.
+role may not see the content, it gets a bare {"type": "seq", "seq": n}. Every tally event reaches
+the teacher and the projector with its `answers_seq` and `covers` (the projector's with only the
+revealed tallies, perhaps none), so their answers watermark has no false holes either.
+
+Each document is read in one snapshot (runtime/snapshot.py) and carries the versions it is at:
+`seq` always, `answers_seq` wherever the role sees answers (the dashboard, the projector, the
+student's own answer), so a client can tell it from older or newer pieces it already holds.
 """
 
 from integrations import firebase
