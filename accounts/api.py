@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.contrib.auth import authenticate
 from ninja import Field, Router, Schema, Status
 
@@ -5,6 +7,7 @@ from accounts import services
 from accounts.auth import teacher_auth
 from accounts.selectors import api_tokens_of
 from domain.errors import DomainError
+from web.contract import Id, errors
 from web.ratelimit import check_rate, client_address
 
 router = Router(tags=["teacher accounts"])
@@ -23,42 +26,59 @@ class CredentialsIn(Schema):
 
 
 class TokenOut(Schema):
-    id: int
+    """A new API token: its id (to revoke it), its label and the token itself."""
+
+    id: int = Field(description="the token's id (DELETE /api/auth/tokens/{token_id})")
     name: str
-    token: str = Field(description="shown once; keep it secret")
+    token: str = Field(description="shown once; keep it secret (the TeacherToken scheme)")
 
 
 class TokenInfo(Schema):
     id: int
     name: str
-    created_at: str
-    last_used_at: str | None
+    created_at: datetime
+    last_used_at: datetime | None
 
 
 class MeOut(Schema):
-    id: int
+    id: int = Field(description="the teacher's id")
     username: str
     email: str
 
 
+class SignedUp(Schema):
+    teacher: MeOut
+    api_token: TokenOut
+
+
+def _me(user) -> dict:
+    return {"id": user.pk, "username": user.get_username(), "email": user.email}
+
+
 @router.post(
     "/auth/signup",
-    response={201: TokenOut},
+    response={201: SignedUp},
     auth=None,
+    operation_id="sign_up",
     summary="Create a teacher account and a first API token",
+    openapi_extra=errors("rate_limited", "username_taken"),
 )
 def signup(request, payload: SignupIn):
     check_rate("login", client_address(request))
     user = services.create_teacher(username=payload.username, password=payload.password, email=payload.email)
     token, plaintext = services.issue_api_token(user=user, name="signup")
-    return Status(201, {"id": token.pk, "name": token.name, "token": plaintext})
+    return Status(
+        201, {"teacher": _me(user), "api_token": {"id": token.pk, "name": token.name, "token": plaintext}}
+    )
 
 
 @router.post(
     "/auth/tokens",
     response={201: TokenOut},
     auth=None,
+    operation_id="create_api_token",
     summary="Exchange a username and password for an API token",
+    openapi_extra=errors("rate_limited", "bad_credentials"),
 )
 def create_token(request, payload: CredentialsIn):
     check_rate("login", client_address(request))
@@ -69,27 +89,44 @@ def create_token(request, payload: CredentialsIn):
     return Status(201, {"id": token.pk, "name": token.name, "token": plaintext})
 
 
-@router.get("/auth/tokens", response=list[TokenInfo], auth=teacher_auth, summary="List your API tokens")
+@router.get(
+    "/auth/tokens",
+    response=list[TokenInfo],
+    auth=teacher_auth,
+    operation_id="list_api_tokens",
+    summary="List your API tokens",
+)
 def list_tokens(request):
     return [
         {
             "id": token.pk,
             "name": token.name,
-            "created_at": token.created_at.isoformat(),
-            "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+            "created_at": token.created_at,
+            "last_used_at": token.last_used_at,
         }
         for token in api_tokens_of(request.user)
     ]
 
 
 @router.delete(
-    "/auth/tokens/{token_id}", response={204: None}, auth=teacher_auth, summary="Revoke an API token"
+    "/auth/tokens/{token_id}",
+    response={204: None},
+    auth=teacher_auth,
+    operation_id="revoke_api_token",
+    summary="Revoke an API token",
+    openapi_extra=errors("not_found"),
 )
-def revoke_token(request, token_id: int):
+def revoke_token(request, token_id: Id):
     services.revoke_api_token(user=request.user, token_id=token_id)
     return Status(204, None)
 
 
-@router.get("/auth/me", response=MeOut, auth=teacher_auth, summary="The teacher you are authenticated as")
+@router.get(
+    "/auth/me",
+    response=MeOut,
+    auth=teacher_auth,
+    operation_id="get_me",
+    summary="The teacher you are authenticated as",
+)
 def me(request):
-    return {"id": request.user.pk, "username": request.user.get_username(), "email": request.user.email}
+    return _me(request.user)

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "runtime.health.HealthCheckMiddleware",
+    # Outside everything that may answer by itself, so those answers are JSON under /api/ too.
+    "web.middleware.ApiErrorsAsJson",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -72,6 +74,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "peardeck.urls"
+CSRF_FAILURE_VIEW = "web.middleware.csrf_failure"
 # Threads per web worker serving HTTP requests and socket messages (runtime/threads.py); with the 2
 # dashboard-update threads, keep DATABASE_POOL_MAX at or above HTTP_THREADS + 2.
 HTTP_THREADS = env_int("HTTP_THREADS", 8)

@@ -19,6 +19,11 @@ from runtime import threads
 
 # Bodies past this are refused before they are buffered; Django's own cap is far lower.
 _HARD_BODY_LIMIT_FACTOR = 4
+# The API's error body (web/errors.py), written out: this runs before Django is reached.
+_TOO_LARGE = (
+    b'{"error": {"code": "payload_too_large", "message": "The request body is larger than this '
+    b'server accepts.", "field": "body"}}'
+)
 
 
 class WsgiOverAsgi:
@@ -39,7 +44,7 @@ class WsgiOverAsgi:
                 return
             body += message.get("body", b"")
             if len(body) > limit:
-                await _send_simple(send, 413, b'{"error": {"code": "payload_too_large", "field": "body"}}')
+                await _send_simple(send, 413, _TOO_LARGE)
                 return
             if not message.get("more_body"):
                 break

@@ -4,8 +4,21 @@ from domain.errors import DomainError
 from sessions.selectors import session_for_projector_key, student_for_token
 from web.auth import bearer_token
 
-student_auth = bearer_token("StudentToken", student_for_token, attribute="student")
-projector_auth = bearer_token("ProjectorKey", session_for_projector_key, attribute="projector_session")
+student_auth = bearer_token(
+    "StudentToken",
+    student_for_token,
+    attribute="student",
+    description="A student's token, `pds_…`, from POST /api/join (shown once); good for that session only.",
+)
+projector_auth = bearer_token(
+    "ProjectorKey",
+    session_for_projector_key,
+    attribute="projector_session",
+    description=(
+        "A session's read-only projector key, `pdp_…`: from POST /api/sessions or "
+        "POST /api/sessions/{session_id}/projector-key (which replaces the previous one)."
+    ),
+)
 
 
 def active_student(request):

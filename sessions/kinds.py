@@ -8,7 +8,7 @@ failure becomes a DomainError naming the offending field.
 import json
 import math
 import statistics
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -39,10 +39,19 @@ class _Strict(BaseModel):
 # --- configurations -------------------------------------------------------------------------
 
 
-class MultipleChoiceConfig(_Strict):
+class PublicMultipleChoiceConfig(_Strict):
+    """A multiple_choice question's settings as students and the projector see them: the
+    correct choices are never shown before the takeaways."""
+
     choices: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=2, max_length=10)
-    multiple: bool = False
-    correct: list[int] = Field(default_factory=list)
+    multiple: bool = Field(default=False, description="several choices may be picked")
+
+
+class MultipleChoiceConfig(PublicMultipleChoiceConfig):
+    """A multiple_choice question's settings: 2-10 different choices, single or multiple select,
+    and the indices of the correct choices, if any."""
+
+    correct: list[int] = Field(default_factory=list, description="indices into choices; may be empty")
 
     @model_validator(mode="after")
     def _check(self):
@@ -63,10 +72,14 @@ class MultipleChoiceConfig(_Strict):
 
 
 class TextConfig(_Strict):
+    """A text question's settings: the longest answer accepted, in characters."""
+
     max_length: int = Field(default=500, ge=1, le=TEXT_LENGTH_CAP)
 
 
 class NumberConfig(_Strict):
+    """A number question's settings: optional bounds, both inclusive."""
+
     min: Annotated[float, Field(allow_inf_nan=False)] | None = None
     max: Annotated[float, Field(allow_inf_nan=False)] | None = None
 
@@ -78,17 +91,24 @@ class NumberConfig(_Strict):
 
 
 class DraggableConfig(_Strict):
+    """A draggable question's settings: the image a student places a point on."""
+
     # The image the student places a point on; the prompt's image_url is used when this is empty.
     image_url: str = Field(default="", max_length=MAX_IMAGE_URL_LENGTH)
 
 
 class DrawingConfig(_Strict):
+    """A drawing question's settings: how many points and bytes a drawing may hold, and the
+    image drawn over."""
+
     max_points: int = Field(default=5000, ge=10, le=DRAWING_POINTS_CAP)
     max_bytes: int = Field(default=64 * 1024, ge=1024, le=DRAWING_BYTES_CAP)
     background_url: str = Field(default="", max_length=MAX_IMAGE_URL_LENGTH)
 
 
 class SlideConfig(_Strict):
+    """A slide's content; a slide takes no answer."""
+
     body: str = Field(default="", max_length=TEXT_LENGTH_CAP)
 
 
@@ -101,33 +121,49 @@ CONFIGS: dict[str, type[_Strict]] = {
     SLIDE: SlideConfig,
 }
 
+# What students and the projector are shown of each kind's settings (public_config below).
+PUBLIC_CONFIGS: dict[str, type[_Strict]] = {**CONFIGS, MULTIPLE_CHOICE: PublicMultipleChoiceConfig}
+
 # --- answers --------------------------------------------------------------------------------
 
 
 class ChoiceAnswer(_Strict):
+    """The answer to a multiple_choice question: the indices of the chosen choices (exactly one
+    unless the question is multiple)."""
+
     choices: list[int] = Field(min_length=1, max_length=10)
 
 
 class TextAnswer(_Strict):
+    """The answer to a text question (not blank; at most the question's max_length)."""
+
     text: str
 
 
 class NumberAnswer(_Strict):
+    """The answer to a number question (within the question's min and max)."""
+
     value: Annotated[float, Field(allow_inf_nan=False)]
 
 
 class PointAnswer(_Strict):
+    """The answer to a draggable question: a point on the image, each coordinate in [0, 1]."""
+
     x: Unit
     y: Unit
 
 
 class Stroke(_Strict):
+    """One stroke of a drawing: points [x, y] in [0, 1], a colour and a width."""
+
     points: list[Annotated[list[Unit], Field(min_length=2, max_length=2)]] = Field(min_length=1)
     color: str = Field(default="#000000", pattern=r"^#[0-9a-fA-F]{6}$")
     width: float = Field(default=3.0, gt=0, le=50, allow_inf_nan=False)
 
 
 class DrawingAnswer(_Strict):
+    """The answer to a drawing question (within the question's max_points and max_bytes)."""
+
     strokes: list[Stroke] = Field(max_length=1000)
 
     @field_validator("strokes")
@@ -257,8 +293,9 @@ def is_correct(kind: str, config: dict, answer: dict) -> bool | None:
 
 
 def public_config(kind: str, config: dict) -> dict:
-    """The configuration a student may see: never the correct choices."""
-    return {key: value for key, value in config.items() if key != "correct"}
+    """The configuration a student may see (PUBLIC_CONFIGS): never the correct choices."""
+    shown = PUBLIC_CONFIGS[kind].model_fields
+    return {key: value for key, value in config.items() if key in shown}
 
 
 def answer_text(kind: str, config: dict, answer: dict) -> str:
@@ -319,3 +356,81 @@ def _number_summary(values: list[float]) -> dict:
 
 # The kinds a student answers (every kind but the slide), e.g. for the answer metrics' labels.
 ANSWERABLE_KINDS = tuple(kind for kind in KINDS if is_answerable(kind))
+
+
+# --- tallies, as documents ------------------------------------------------------------------
+
+
+class _Tally(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question_id: int
+    students: int = Field(description="students in the session now (removed students do not count)")
+    answered: int = Field(description="answers counted (removed students' answers are left out)")
+
+
+class ChoiceTally(_Tally):
+    """How many picked each choice of a multiple_choice question."""
+
+    kind: Literal["multiple_choice"]
+    counts: list[int] = Field(description="one count per choice, in the question's order")
+
+
+class NumberSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int
+    min: float
+    max: float
+    mean: float
+    median: float
+
+
+class Histogram(BaseModel):
+    """HISTOGRAM_BINS bins from min to max (one bin when every answer is the same)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    edges: list[float] = Field(description="bin edges, one more than counts")
+    counts: list[int]
+
+
+class NumberTally(_Tally):
+    """A number question's answers summed up; null before the first answer."""
+
+    kind: Literal["number"]
+    summary: NumberSummary | None
+    histogram: Histogram | None
+
+
+class TextTally(_Tally):
+    """Every answer to a text question (anonymous)."""
+
+    kind: Literal["text"]
+    texts: list[str]
+
+
+class PointTally(_Tally):
+    """Every point placed on a draggable question's image (anonymous), each [x, y]."""
+
+    kind: Literal["draggable"]
+    points: list[Annotated[list[float], Field(min_length=2, max_length=2)]]
+
+
+class DrawingTally(_Tally):
+    """A drawing question is counted only; the drawings are in the teacher's responses."""
+
+    kind: Literal["drawing"]
+
+
+TALLIES: dict[str, type[_Tally]] = {
+    MULTIPLE_CHOICE: ChoiceTally,
+    NUMBER: NumberTally,
+    TEXT: TextTally,
+    DRAGGABLE: PointTally,
+    DRAWING: DrawingTally,
+}
+# One question's tally, whichever kind it is (every answerable kind has one).
+Tally = Annotated[Union[tuple(TALLIES.values())], Field(discriminator="kind")]  # noqa: UP007
+# An answer, whichever kind of question it answers.
+Answer = Union[tuple(ANSWERS.values())]  # noqa: UP007

@@ -127,7 +127,10 @@ def test_requests_without_or_with_a_bad_token_are_refused(live_session):
 def test_a_removed_student_is_refused(teacher_api, live_session):
     arnold = join(live_session, "Arnold")
     arnold_id = arnold.get("/api/student/state").json()["student"]["id"]
-    roster = teacher_api.delete(f"/api/sessions/{live_session.pk}/students/{arnold_id}").json()["students"]
+    removed = teacher_api.delete(f"/api/sessions/{live_session.pk}/students/{arnold_id}")
+    assert removed.status_code == 204
+    assert removed.content == b""
+    roster = teacher_api.get(f"/api/sessions/{live_session.pk}").json()["students"]
     assert roster[0]["removed"] is True
     refused = arnold.get("/api/student/state")
     assert refused.status_code == 403

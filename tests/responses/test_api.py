@@ -135,7 +135,9 @@ def test_teacher_sees_responses_and_tallies(teacher_api, live_session, questions
     answer(students[0], question, {"choices": [1]})
     answer(students[1], question, {"choices": [1]})
     answer(students[2], question, {"choices": [0]})
-    listed = teacher_api.get(f"/api/sessions/{live_session.pk}/responses?question_id={question.pk}").json()
+    listed = teacher_api.get(f"/api/sessions/{live_session.pk}/responses?question_id={question.pk}").json()[
+        "items"
+    ]
     assert sorted(r["student"]["display_name"] for r in listed) == ["Arnold", "Carlos", "Wanda"]
     tallies = teacher_api.get(f"/api/sessions/{live_session.pk}/tallies").json()["tallies"]
     choice = next(t for t in tallies if t["question_id"] == question.pk)
