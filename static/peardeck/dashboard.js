@@ -2,7 +2,7 @@
  * question's results, and the controls that move the class. */
 (function () {
   "use strict";
-  const { api, config, connect, metrics } = window.Peardeck;
+  const { api, allPages, config, connect, metrics } = window.Peardeck;
   const { el, showError, toast, answerSummary, KIND_LABELS } = window.UI;
   const base = `/api/sessions/${config.session_id}`;
 
@@ -87,7 +87,7 @@
 
   async function loadAnswers() {
     try {
-      const [all, counts] = await Promise.all([api("GET", `${base}/responses`), api("GET", `${base}/tallies`)]);
+      const [all, counts] = await Promise.all([allPages(`${base}/responses`), api("GET", `${base}/tallies`)]);
       responses.clear();
       all.forEach((r) => responses.set(`${r.question_id}:${r.student.id}`, { ...r, student_id: r.student.id }));
       counts.tallies.forEach((t) => tallies.set(t.question_id, t));
@@ -192,7 +192,8 @@
   async function removeStudent(student) {
     if (!confirm(`Remove ${student.display_name} from this session?`)) return;
     try {
-      session = { ...session, ...(await api("DELETE", `${base}/students/${student.id}`)) };
+      await api("DELETE", `${base}/students/${student.id}`); // 204: the roster changes by the event
+      session = { ...session, students: session.students.map((s) => (s.id === student.id ? { ...s, removed: true } : s)) };
       render();
     } catch (failure) {
       fail(failure);

@@ -1,7 +1,7 @@
 /* The teacher's decks and recent sessions. */
 (function () {
   "use strict";
-  const { api, metrics } = window.Peardeck;
+  const { api, allPages, metrics } = window.Peardeck;
   const { el, showError } = window.UI;
 
   async function startSession(deckId) {
@@ -11,7 +11,8 @@
   }
 
   async function load() {
-    const [decks, sessions] = await Promise.all([api("GET", "/api/decks"), api("GET", "/api/sessions")]);
+    const [decks, recent] = await Promise.all([allPages("/api/decks"), api("GET", "/api/sessions?limit=10")]);
+    const sessions = recent.items;
     const list = document.getElementById("deck-list");
     list.replaceChildren(
       ...decks.map((deck) =>
@@ -24,7 +25,7 @@
     );
     if (!decks.length) list.append(el("li", { class: "muted" }, "No decks yet: create one above."));
     document.getElementById("session-list").replaceChildren(
-      ...sessions.slice(0, 10).map((s) =>
+      ...sessions.map((s) =>
         el("li", {}, el("a", { href: `/teach/sessions/${s.id}/` }, el("span", { class: "code" }, s.join_code), " ", s.deck.title), " ", el("span", { class: "pill" }, s.state))),
     );
   }

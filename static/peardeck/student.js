@@ -376,7 +376,7 @@
             t.is_correct === true ? el("p", { class: "correct" }, "✓ Correct") : null,
             t.is_correct === false ? el("p", { class: "incorrect" }, "✗ Not quite: " + (t.question.config.correct || []).map((i) => t.question.config.choices[i]).join(", ")) : null,
             t.starred ? el("p", { class: "star" }, "★ Your teacher starred this answer") : null)));
-      stage.replaceChildren(el("section", { class: "takeaways-page" }, el("h1", {}, "Your takeaways · ", data.session.deck), list));
+      stage.replaceChildren(el("section", { class: "takeaways-page" }, el("h1", {}, "Your takeaways · ", data.session.deck.title), list));
     } catch (failure) {
       stage.replaceChildren(el("div", { class: "card center" }, el("h1", {}, "The session has ended."), el("p", { class: "error" }, failure.message)));
     }
