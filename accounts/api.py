@@ -7,7 +7,7 @@ from accounts import services
 from accounts.auth import teacher_auth
 from accounts.selectors import api_tokens_of
 from domain.errors import DomainError
-from web.contract import Id, errors
+from web.contract import Document, Id, errors
 from web.ratelimit import check_rate, client_address
 
 router = Router(tags=["teacher accounts"])
@@ -25,7 +25,7 @@ class CredentialsIn(Schema):
     name: str = Field(default="api", min_length=1, max_length=100, description="a label to tell tokens apart")
 
 
-class TokenOut(Schema):
+class TokenOut(Document):
     """A new API token: its id (to revoke it), its label and the token itself."""
 
     id: int = Field(description="the token's id (DELETE /api/auth/tokens/{token_id})")
@@ -33,20 +33,20 @@ class TokenOut(Schema):
     token: str = Field(description="shown once; keep it secret (the TeacherToken scheme)")
 
 
-class TokenInfo(Schema):
+class TokenInfo(Document):
     id: int
     name: str
     created_at: datetime
     last_used_at: datetime | None
 
 
-class MeOut(Schema):
+class MeOut(Document):
     id: int = Field(description="the teacher's id")
     username: str
     email: str
 
 
-class SignedUp(Schema):
+class SignedUp(Document):
     teacher: MeOut
     api_token: TokenOut
 

@@ -10,8 +10,9 @@ from ninja import Field, Schema
 
 from responses.schemas import OwnAnswer
 from sessions import kinds
-from sessions.schemas import DeckRef, Document, Page, PublicQuestion, Question
-from web.contract import Id
+from sessions.schemas import DeckRef, PublicQuestion, Question
+from web.contract import Document, Id
+from web.pagination import Page
 
 SessionState = Literal["waiting", "live", "ended"]
 Pacing = Literal["instructor", "student"]

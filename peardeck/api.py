@@ -57,8 +57,13 @@ see the README.
 
 class PeardeckAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
-        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
-        return contract.complete(schema)
+        # Built once per process: the routes do not change while it runs, and building takes ~1 s.
+        key = (path_prefix, tuple(sorted((path_params or {}).items())))
+        cache = self.__dict__.setdefault("_openapi_schemas", {})
+        if key not in cache:
+            schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+            cache[key] = contract.complete(schema)
+        return cache[key]
 
 
 api = PeardeckAPI(

@@ -11,8 +11,9 @@ from typing import Literal
 from ninja import Field, Schema
 
 from sessions import kinds
-from sessions.schemas import DeckRef, Document, Page, Question, as_sent
-from web.contract import Id
+from sessions.schemas import DeckRef, Question, as_sent
+from web.contract import Document, Id
+from web.pagination import Page
 
 Source = Literal["ws", "http", "firebase"]
 

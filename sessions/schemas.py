@@ -1,4 +1,4 @@
-"""The API's schemas of decks and questions, and the base every document schema shares.
+"""The API's schemas of decks and questions.
 
 A question's `config` and a student's `answer` are documented by the very pydantic models that
 sessions/kinds.py validates them with, so the OpenAPI document and the validation cannot part:
@@ -13,21 +13,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, PlainValidator, create_model
+from pydantic import PlainValidator, create_model
 
 from sessions import kinds
-from web.contract import Id
-
-
-class Document(Schema):
-    """A document the API answers with. Extra keys are refused, so a field added to a document
-    without its schema fails the tests at once instead of silently vanishing from the answer."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class Page(Document):
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+from web.contract import Document, Id
+from web.pagination import Page
 
 
 def as_sent(documented_as: Any) -> Any:

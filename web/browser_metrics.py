@@ -28,7 +28,7 @@ from observability.browser_metrics_config import (
     MAX_ITEMS,
     SECONDS_MAX,
 )
-from web.contract import body_read_by_hand, errors
+from web.contract import Document, body_read_by_hand, errors
 from web.errors import ErrorResponse
 from web.ratelimit import check_rate, client_address
 
@@ -71,7 +71,7 @@ class BrowserMetricsReport(Schema):
     ] = Field(max_length=MAX_ITEMS)
 
 
-class Accepted(Schema):
+class Accepted(Document):
     accepted: int = Field(description="items counted")
 
 

@@ -12,13 +12,23 @@ that each error status and code an operation answers is one it declares.
 
 from typing import Annotated
 
-from pydantic import Field
+from ninja import Schema
+from pydantic import ConfigDict, Field
 
 from web.errors import ERROR_CODES, Error
 
 # Ids are PostgreSQL bigints; a larger number could only fail deep in the database.
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID, description="an id, as the API gave it")]
+
+
+class Document(Schema):
+    """A document the API answers with. Extra keys are refused, so a field added to a document
+    without its schema fails the tests at once instead of silently vanishing from the answer, and
+    the document says `additionalProperties: false`, so a generated client types every field."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 ERROR_SCHEMA_REF = "#/components/schemas/Error"
 _BODY_CODES = ("malformed_json", "payload_too_large", "invalid")

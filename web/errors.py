@@ -14,6 +14,7 @@ every code the code base raises is in it.
 from dataclasses import dataclass
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
 from domain.errors import DomainError
 
@@ -93,6 +94,8 @@ class ErrorResponse(Exception):
 
 
 class FieldError(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     field: str = Field(
         description="the input at fault, as a dotted path (`answer.choices`, `metrics.3.value`)"
     )
@@ -101,6 +104,8 @@ class FieldError(Schema):
 
 
 class ErrorDetail(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(
         description="stable, for clients to branch on; each operation lists the codes it may answer "
         "(x-error-codes on each error response), and the API's description has the whole table"
@@ -114,5 +119,7 @@ class ErrorDetail(Schema):
 
 class Error(Schema):
     """Every error the API answers, whatever the status."""
+
+    model_config = ConfigDict(extra="forbid")
 
     error: ErrorDetail

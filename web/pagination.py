@@ -13,6 +13,7 @@ from django.db.models import Q
 from ninja import Field, Schema
 
 from domain.errors import DomainError
+from web.contract import Document
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -30,6 +31,10 @@ class PageParams(Schema):
         le=MAX_PAGE_SIZE,
         description=f"items per page, at most {MAX_PAGE_SIZE}",
     )
+
+
+class Page(Document):
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
 @dataclass(frozen=True)
