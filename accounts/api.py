@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from ninja import Field, Router, Schema, Status
 
@@ -7,6 +8,7 @@ from accounts import services
 from accounts.auth import teacher_auth
 from accounts.selectors import api_tokens_of
 from domain.errors import DomainError
+from observability import signins
 from web.contract import Document, Id, errors
 from web.ratelimit import check_rate, client_address
 
@@ -61,11 +63,13 @@ def _me(user) -> dict:
     auth=None,
     operation_id="sign_up",
     summary="Create a teacher account and a first API token",
-    openapi_extra=errors("rate_limited", "username_taken"),
+    openapi_extra=errors("rate_limited", "password_sign_in_disabled", "username_taken"),
 )
 def signup(request, payload: SignupIn):
     check_rate("login", client_address(request))
+    _password_sign_in_allowed()
     user = services.create_teacher(username=payload.username, password=payload.password, email=payload.email)
+    signins.count(signins.PASSWORD, signins.CREATED)
     token, plaintext = services.issue_api_token(user=user, name="signup")
     return Status(
         201, {"teacher": _me(user), "api_token": {"id": token.pk, "name": token.name, "token": plaintext}}
@@ -78,15 +82,27 @@ def signup(request, payload: SignupIn):
     auth=None,
     operation_id="create_api_token",
     summary="Exchange a username and password for an API token",
-    openapi_extra=errors("rate_limited", "bad_credentials"),
+    openapi_extra=errors("rate_limited", "password_sign_in_disabled", "bad_credentials"),
 )
 def create_token(request, payload: CredentialsIn):
     check_rate("login", client_address(request))
+    _password_sign_in_allowed()
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None:
+        signins.count(signins.PASSWORD, signins.BAD_CREDENTIALS)
         raise DomainError("bad_credentials", "Unknown username or wrong password.")
+    signins.count(signins.PASSWORD, signins.SIGNED_IN)
     token, plaintext = services.issue_api_token(user=user, name=payload.name)
     return Status(201, {"id": token.pk, "name": token.name, "token": plaintext})
+
+
+def _password_sign_in_allowed() -> None:
+    if not settings.PASSWORD_SIGN_IN:
+        signins.count(signins.PASSWORD, signins.DISABLED)
+        raise DomainError(
+            "password_sign_in_disabled",
+            "Password sign-in is switched off here; teachers sign in with their school's account.",
+        )
 
 
 @router.get(

@@ -14,7 +14,7 @@ from functools import wraps
 
 from django.conf import settings
 
-from observability import browser_metrics_config, metrics
+from observability import browser_metrics_config, metrics, signins
 
 TRANSPORTS = ("ws", "http", "firebase")
 JOIN_OUTCOMES = ("joined", "bad_code", "name_taken", "invalid", "rate_limited")
@@ -83,3 +83,4 @@ def create_declared_series(*, answer_kinds: Iterable[str]) -> None:
         for outcome in WEBSOCKET_OUTCOMES:
             metrics.WEBSOCKET_CONNECTS.labels(role, outcome)
     browser_metrics_config.create_declared_series()
+    signins.create_declared_series()

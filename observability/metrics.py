@@ -45,6 +45,11 @@ OPEN_SESSIONS = Gauge(
 JOIN_ATTEMPTS = Counter(
     "peardeck_join_attempts", "Attempts to join a session with a join code, by outcome.", ["outcome"]
 )
+TEACHER_SIGN_INS = Counter(
+    "peardeck_teacher_sign_ins",
+    "Teachers' sign-ins by provider (google, microsoft, password) and outcome (observability/signins.py).",
+    ["provider", "outcome"],
+)
 RATE_LIMITED = Counter("peardeck_rate_limited", "Requests refused by a rate limit, by scope.", ["scope"])
 BUILD_INFO = Gauge(
     "peardeck_build_info",

@@ -158,6 +158,41 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Teachers sign in with a password (the login form, POST /api/auth/signup, the password grant of
+# POST /api/auth/tokens) and/or their school's Google or Microsoft account (accounts/oidc.py).
+# Passwords stay on for the embedded default (`make run`'s demo teacher); production turns them off.
+PASSWORD_SIGN_IN = env_bool("PASSWORD_SIGN_IN", True)
+_OIDC_DISCOVERY_DEFAULTS = {
+    "google": "https://accounts.google.com/.well-known/openid-configuration",
+    # `organizations`: any work or school account, never a personal Microsoft account.
+    "microsoft": "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration",
+}
+
+
+def _oidc_provider(name: str, discovery_default: str) -> dict | None:
+    """A provider is on when its client id is set; its secret is read only then, so an overlay may
+    point OIDC_<NAME>_CLIENT_SECRET_FILE at a Secret that only exists where the provider is used."""
+    prefix = f"OIDC_{name.upper()}"
+    client_id = env_str(f"{prefix}_CLIENT_ID").strip()
+    if not client_id:
+        return None
+    client_secret = env_str(f"{prefix}_CLIENT_SECRET")
+    if not client_secret:
+        raise ImproperlyConfigured(f"{prefix}_CLIENT_ID is set, so {prefix}_CLIENT_SECRET(_FILE) must be too")
+    return {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "discovery_url": env_str(f"{prefix}_DISCOVERY_URL", discovery_default),
+    }
+
+
+OIDC_PROVIDERS = {
+    name: config
+    for name, default in _OIDC_DISCOVERY_DEFAULTS.items()
+    if (config := _oidc_provider(name, default)) is not None
+}
+# Each call to a provider (discovery, keys, token) gives up after this many seconds.
+OIDC_HTTP_TIMEOUT = env_float("OIDC_HTTP_TIMEOUT", 5.0)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/teach/"
 

@@ -16,6 +16,7 @@ from tests.firebase_standin.fixtures import (  # noqa: F401 - fixtures used by n
     firebase_settings,
     firebase_standin,
 )
+from tests.oidc_provider.fixtures import google_provider, microsoft_provider  # noqa: F401 - fixtures used by name
 from tests.support.classroom import make_deck, make_teacher, open_session
 from tests.support.contract import in_process_contract
 

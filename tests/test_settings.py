@@ -72,3 +72,41 @@ def test_health_endpoints_answer_whatever_the_host_header(client, db):
         assert response.status_code == 200, path
         assert response.json()["status"] == "ok"
     assert client.get("/api/decks", HTTP_HOST="10.8.3.17:8000").status_code == 400
+
+
+def test_an_oidc_provider_is_on_when_its_client_id_is_set_and_its_secret_comes_from_a_file(tmp_path):
+    secret = tmp_path / "google-client-secret"
+    secret.write_text("from-a-mounted-secret\n")
+    env = {"OIDC_GOOGLE_CLIENT_ID": "1234.apps.example", "OIDC_GOOGLE_CLIENT_SECRET_FILE": str(secret)}
+    script = (
+        "from django.conf import settings; p = settings.OIDC_PROVIDERS; g = p['google']; "
+        "print(sorted(p), g['client_secret'], g['discovery_url'], settings.PASSWORD_SIGN_IN)"
+    )
+    result = run_manage(["shell", "-c", script], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == [
+        "['google']",
+        "from-a-mounted-secret",
+        "https://accounts.google.com/.well-known/openid-configuration",
+        "True",
+    ]
+
+
+def test_a_client_id_without_its_secret_refuses_to_start(tmp_path):
+    result = run_manage(["check"], {"OIDC_MICROSOFT_CLIENT_ID": "5678"}, tmp_path)
+    assert result.returncode != 0
+    assert "OIDC_MICROSOFT_CLIENT_SECRET" in result.stderr
+
+
+def test_password_sign_in_can_be_switched_off(tmp_path):
+    script = "from django.conf import settings; print(settings.PASSWORD_SIGN_IN, settings.OIDC_PROVIDERS)"
+    result = run_manage(["shell", "-c", script], {"PASSWORD_SIGN_IN": "false"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False {}"
+
+
+def test_switching_passwords_off_without_a_provider_is_warned_about(tmp_path):
+    result = run_manage(["check"], {"PASSWORD_SIGN_IN": "false"}, tmp_path)
+    assert "accounts.W001" in result.stderr + result.stdout
+    quiet = run_manage(["check"], {}, tmp_path)
+    assert "accounts.W001" not in quiet.stderr + quiet.stdout

@@ -35,6 +35,10 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "csrf_failed": ErrorCode(
         403, "A browser login without its CSRF token (send X-CSRFToken, or use a bearer token)."
     ),
+    "password_sign_in_disabled": ErrorCode(
+        403, "Password sign-in is switched off here; teachers sign in with their school's account."
+    ),
+    "inactive": ErrorCode(403, "This teacher account has been switched off."),
     "student_removed": ErrorCode(403, "The teacher removed this student from the session."),
     # 404, 405
     "not_found": ErrorCode(404, "No such resource or endpoint."),
@@ -54,6 +58,8 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "not_answerable": ErrorCode(409, "The question is a slide and takes no answer."),
     "name_taken": ErrorCode(409, "Someone in the session already has that display name."),
     "username_taken": ErrorCode(409, "That username is taken."),
+    "identity_in_use": ErrorCode(409, "That school account already signs another teacher in."),
+    "last_sign_in": ErrorCode(409, "The teacher's only way to sign in cannot be unlinked."),
     "submission_id_reused": ErrorCode(409, "That submission_id was already used for a different answer."),
     "question_has_responses": ErrorCode(409, "The question has answers, so it cannot change or go."),
     "deck_empty": ErrorCode(409, "The deck has no question to run."),

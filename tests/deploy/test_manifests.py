@@ -398,3 +398,48 @@ def test_every_peardeck_workload_runs_the_overlay_image(rendered, overlay):
     assert len(images) == 1
     (image,) = images
     assert re.fullmatch(r"\S*peardeck[:@]\S+", image)
+
+
+SIGN_IN_PROVIDERS = ("GOOGLE", "MICROSOFT")
+
+
+@pytest.mark.parametrize("overlay", ["staging", "production"])
+def test_web_pods_sign_teachers_in_with_school_accounts_whose_secrets_come_from_a_secret(rendered, overlay):
+    objects = rendered[overlay]
+    web = find(objects, "Deployment", "peardeck-web")
+    spec = pod_spec(web)
+    (container,) = spec["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert env["PASSWORD_SIGN_IN"]["value"] == "false"
+    for provider in SIGN_IN_PROVIDERS:
+        assert env[f"OIDC_{provider}_CLIENT_ID"]["value"]
+        assert f"OIDC_{provider}_CLIENT_SECRET" not in env, "a client secret never sits in the manifests"
+        directory, _, filename = env[f"OIDC_{provider}_CLIENT_SECRET_FILE"]["value"].rpartition("/")
+        assert mounts[directory]["readOnly"] is True
+        sources = volumes[mounts[directory]["name"]]["projected"]["sources"]
+        (source,) = [s["secret"] for s in sources if filename in [i["path"] for i in s["secret"]["items"]]]
+        assert source["name"] == "peardeck-oidc"
+    config = find_by_prefix(objects, "ConfigMap", "peardeck-config")["data"]
+    assert not [key for key in config if key.startswith("OIDC_")]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_web_pods_hold_the_sign_in_secrets(rendered, overlay):
+    for obj in peardeck_workloads(rendered[overlay]):
+        if obj["metadata"]["name"] == "peardeck-web":
+            continue
+        spec = pod_spec(obj)
+        names = [e["name"] for c in spec["containers"] for e in c.get("env", [])]
+        assert not [name for name in names if name.startswith("OIDC_")], obj["metadata"]["name"]
+        projected = [v["projected"]["sources"] for v in spec["volumes"] if "projected" in v]
+        assert "peardeck-oidc" not in [s["secret"]["name"] for sources in projected for s in sources]
+
+
+def test_a_preview_keeps_password_sign_in_and_no_school_sign_in(rendered):
+    web = find(rendered["preview"], "Deployment", "peardeck-web")
+    (container,) = pod_spec(web)["containers"]
+    names = {e["name"] for e in container["env"]}
+    assert "PASSWORD_SIGN_IN" not in names
+    assert not [name for name in names if name.startswith("OIDC_")]

@@ -59,10 +59,12 @@ def number_questions(*prompts: str, **config) -> list[dict]:
 # These import the apps when called: the benchmarks use this module without Django set up.
 
 
-def make_teacher(username: str | None = None, password: str = PASSWORD):
+def make_teacher(username: str | None = None, password: str = PASSWORD, email: str = ""):
     from accounts.services import create_teacher
 
-    return create_teacher(username=username or f"teacher-{uuid.uuid4().hex[:8]}", password=password)
+    return create_teacher(
+        username=username or f"teacher-{uuid.uuid4().hex[:8]}", password=password, email=email
+    )
 
 
 def make_deck(teacher, *, title: str = "Every kind", questions: Iterable[dict] = ALL_KIND_QUESTIONS):
