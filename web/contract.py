@@ -12,8 +12,7 @@ that each error status and code an operation answers is one it declares.
 
 from typing import Annotated
 
-from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from web.errors import ERROR_CODES, Error
 
@@ -22,10 +21,13 @@ MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID, description="an id, as the API gave it")]
 
 
-class Document(Schema):
+class Document(BaseModel):
     """A document the API answers with. Extra keys are refused, so a field added to a document
     without its schema fails the tests at once instead of silently vanishing from the answer, and
-    the document says `additionalProperties: false`, so a generated client types every field."""
+    the document says `additionalProperties: false`, so a generated client types every field.
+
+    A plain pydantic model, not a ninja Schema: ninja checks every answer against its schema, and
+    a Schema's attribute-reading wrapper made that ~8 times slower on the documents polled most."""
 
     model_config = ConfigDict(extra="forbid")
 
