@@ -89,6 +89,14 @@ def _field_path(location: tuple | list) -> str:
     return ".".join(parts) or "body"
 
 
+def _error_field(error: dict) -> str:
+    location = list(error.get("loc", ()))
+    if error.get("type") in {"union_tag_invalid", "union_tag_not_found"}:
+        # A body discriminated on a field (a question's `kind`): that field is at fault.
+        location.append(str(error.get("ctx", {}).get("discriminator", "")).strip("'"))
+    return _field_path(location)
+
+
 @api.exception_handler(DomainError)
 def _domain_error(request, exc: DomainError):
     response = error_response(request, status_for(exc), exc.code, exc.message, field=exc.field)
@@ -104,10 +112,7 @@ def _error_response(request, exc: ErrorResponse):
 
 @api.exception_handler(ValidationError)
 def _validation_error(request, exc: ValidationError):
-    fields = [
-        {"field": _field_path(error.get("loc", ())), "message": error.get("msg", "invalid")}
-        for error in exc.errors
-    ]
+    fields = [{"field": _error_field(error), "message": error.get("msg", "invalid")} for error in exc.errors]
     first = fields[0] if fields else {"field": "body", "message": "invalid"}
     return error_response(
         request, 422, "invalid", f"{first['field']}: {first['message']}", field=first["field"], fields=fields

@@ -54,3 +54,10 @@ def test_decks_come_a_page_at_a_time_most_recently_changed_first(teacher, teache
     assert [deck["title"] for deck in rest["items"]] == ["Deck 3", "Deck 2", "Deck 1"]
     assert rest["next_cursor"] is None
     assert all(deck["question_count"] == 0 for deck in rest["items"])
+
+
+def test_a_question_of_no_known_kind_is_refused_naming_kind(teacher_api, deck):
+    for body in [{"kind": "essay", "prompt": "Why?"}, {"prompt": "No kind at all"}]:
+        refused = teacher_api.post(f"/api/decks/{deck.pk}/questions", body)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["field"] == "kind"
