@@ -2,26 +2,26 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Router, Status
 
 from accounts import services
 from accounts.auth import teacher_auth
 from accounts.selectors import api_tokens_of
 from domain.errors import DomainError
 from observability import signins
-from web.contract import Document, Id, errors
+from web.contract import Document, Id, Input, errors
 from web.ratelimit import check_rate, client_address
 
 router = Router(tags=["teacher accounts"])
 
 
-class SignupIn(Schema):
+class SignupIn(Input):
     username: str = Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
     password: str = Field(min_length=1, max_length=200)
     email: str = Field(default="", max_length=254)
 
 
-class CredentialsIn(Schema):
+class CredentialsIn(Input):
     username: str = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=200)
     name: str = Field(default="api", min_length=1, max_length=100, description="a label to tell tokens apart")

@@ -6,12 +6,12 @@ request bodies. A field added to a document is added here too (Document refuses 
 from datetime import datetime
 from typing import Literal
 
-from ninja import Field, Schema
+from ninja import Field
 
 from responses.schemas import OwnAnswer
 from sessions import kinds
 from sessions.schemas import DeckRef, PublicQuestion, Question
-from web.contract import Document, Id
+from web.contract import Document, Id, Input
 from web.pagination import Page
 
 SessionState = Literal["waiting", "live", "ended"]
@@ -21,29 +21,29 @@ Pacing = Literal["instructor", "student"]
 # --- requests -------------------------------------------------------------------------------
 
 
-class SessionIn(Schema):
+class SessionIn(Input):
     deck_id: Id
     pacing: Pacing = "instructor"
 
 
-class GoToIn(Schema):
+class GoToIn(Input):
     question_id: Id
 
 
-class QuestionRef(Schema):
+class QuestionRef(Input):
     question_id: Id | None = Field(default=None, description="defaults to the current question")
 
 
-class PacingIn(Schema):
+class PacingIn(Input):
     pacing: Pacing
 
 
-class JoinIn(Schema):
+class JoinIn(Input):
     join_code: str = Field(min_length=1, max_length=20, description="case-insensitive")
     display_name: str = Field(min_length=1, max_length=100, description="at most 40 characters once trimmed")
 
 
-class MoveIn(Schema):
+class MoveIn(Input):
     question_id: Id
 
 

@@ -8,17 +8,17 @@ it through as sent and kinds.clean_answer checks it against the question.
 from datetime import datetime
 from typing import Literal
 
-from ninja import Field, Schema
+from ninja import Field
 
 from sessions import kinds
 from sessions.schemas import DeckRef, Question, as_sent
-from web.contract import Document, Id
+from web.contract import Document, Id, Input
 from web.pagination import Page
 
 Source = Literal["ws", "http", "firebase"]
 
 
-class AnswerIn(Schema):
+class AnswerIn(Input):
     question_id: Id
     submission_id: str = Field(
         min_length=1,
@@ -29,7 +29,7 @@ class AnswerIn(Schema):
     answer: as_sent(kinds.Answer) = Field(description="the schema of the question's kind")
 
 
-class StarIn(Schema):
+class StarIn(Input):
     starred: bool
 
 

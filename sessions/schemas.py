@@ -16,7 +16,7 @@ from ninja import Field, Schema
 from pydantic import PlainValidator, create_model
 
 from sessions import kinds
-from web.contract import Document, Id
+from web.contract import Document, Id, Input
 from web.pagination import Page
 
 
@@ -79,7 +79,7 @@ PublicQuestion = _union(list(PUBLIC_QUESTIONS.values()))
 def _question_in(kind: str, config: type) -> type[Schema]:
     return create_model(
         f"New{_TITLES[kind]}Question",
-        __base__=Schema,
+        __base__=Input,
         kind=(Literal[kind], ...),
         prompt=(
             str,
@@ -97,7 +97,7 @@ def _question_in(kind: str, config: type) -> type[Schema]:
 QuestionIn = _union([_question_in(kind, config) for kind, config in kinds.CONFIGS.items()])
 
 
-class QuestionPatch(Schema):
+class QuestionPatch(Input):
     prompt: str | None = Field(default=None, max_length=kinds.MAX_PROMPT_LENGTH)
     image_url: str | None = Field(default=None, max_length=kinds.MAX_IMAGE_URL_LENGTH)
     config: as_sent(Union[tuple(kinds.CONFIGS.values())] | None) = Field(  # noqa: UP007
@@ -109,11 +109,11 @@ class QuestionPatch(Schema):
 # --- decks ----------------------------------------------------------------------------------
 
 
-class DeckIn(Schema):
+class DeckIn(Input):
     title: str = Field(min_length=1, max_length=200)
 
 
-class OrderIn(Schema):
+class OrderIn(Input):
     question_ids: list[Id] = Field(description="every question of the deck, each once, in the new order")
 
 
