@@ -47,11 +47,15 @@ _metrics_server = None
 
 
 def on_starting(server):
-    # Metric files from an earlier run would be summed into this one's totals.
+    # Metric files from an earlier run would be summed into this one's totals. Only what is inside
+    # goes: in a pod the directory is a volume's mount point, which cannot be removed.
     path = Path(_multiproc_dir)
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+    path.mkdir(parents=True, exist_ok=True)
+    for entry in path.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def when_ready(server):

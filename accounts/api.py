@@ -8,6 +8,7 @@ from accounts import services
 from accounts.auth import teacher_auth
 from accounts.selectors import api_tokens_of
 from domain.errors import DomainError
+from domain.untrusted import Text
 from observability import signins
 from web.contract import Document, Id, Input, errors
 from web.ratelimit import check_rate, client_address
@@ -16,15 +17,17 @@ router = Router(tags=["teacher accounts"])
 
 
 class SignupIn(Input):
-    username: str = Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
-    password: str = Field(min_length=1, max_length=200)
-    email: str = Field(default="", max_length=254)
+    username: Text = Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
+    password: Text = Field(min_length=1, max_length=200)
+    email: Text = Field(default="", max_length=254)
 
 
 class CredentialsIn(Input):
-    username: str = Field(min_length=1, max_length=150)
-    password: str = Field(min_length=1, max_length=200)
-    name: str = Field(default="api", min_length=1, max_length=100, description="a label to tell tokens apart")
+    username: Text = Field(min_length=1, max_length=150)
+    password: Text = Field(min_length=1, max_length=200)
+    name: Text = Field(
+        default="api", min_length=1, max_length=100, description="a label to tell tokens apart"
+    )
 
 
 class TokenOut(Document):

@@ -3,13 +3,16 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.admission import Admission
 from accounts.models import ApiToken, ProviderIdentity, School, SchoolDomain, SchoolTenant
+from domain import untrusted
 from domain.errors import DomainError
 from domain.tokens import TEACHER_PREFIX, new_token, token_hash
+from runtime import broadcast
 
 User = get_user_model()
 
@@ -17,9 +20,21 @@ User = get_user_model()
 _LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
+def _clean_email(email: str) -> str:
+    email = untrusted.clean_text(email, field="email").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise DomainError("invalid", "email is not an e-mail address", field="email") from exc
+    return email
+
+
 @transaction.atomic
 def create_teacher(*, username: str, password: str, email: str = "") -> "User":
-    username = username.strip()
+    username = untrusted.clean_text(username, field="username").strip()
+    untrusted.clean_text(password, field="password")
+    email = _clean_email(email)
     if User.objects.filter(username__iexact=username).exists():
         raise DomainError("username_taken", f"The username {username!r} is taken.", field="username")
     candidate = User(username=username, email=email)
@@ -38,15 +53,29 @@ def create_teacher(*, username: str, password: str, email: str = "") -> "User":
 
 def issue_api_token(*, user, name: str) -> tuple[ApiToken, str]:
     """Returns the stored token and its plaintext, which is shown once and never again."""
+    name = untrusted.clean_text(name, field="name")
     plaintext = new_token(TEACHER_PREFIX)
     token = ApiToken.objects.create(user=user, name=name, token_hash=token_hash(plaintext))
     return token, plaintext
 
 
+@transaction.atomic
 def revoke_api_token(*, user, token_id: int) -> None:
-    deleted, _ = ApiToken.objects.filter(user=user, id=token_id).delete()
-    if not deleted:
+    """Deletes the token; sockets it opened are closed within moments (live/consumers.py)."""
+    token = ApiToken.objects.select_for_update().filter(user=user, id=token_id).first()
+    if token is None:
         raise DomainError("not_found", f"No API token {token_id} of yours.", field="token_id")
+    token.delete()
+    revoke_socket_credentials(user_id=user.pk, credentials=[("token", token.token_hash)])
+
+
+def revoke_socket_credentials(*, user_id: int, credentials: list[tuple[str, str]]) -> None:
+    """After commit, closes the teacher's sockets that were opened with one of `credentials`:
+    ("token", the API token's hash) or ("login", the hash of a login session's key)."""
+    broadcast.notify_after_commit(
+        broadcast.teacher_group_name(user_id),
+        {"type": "credentials.revoked", "credentials": [list(credential) for credential in credentials]},
+    )
 
 
 def use_api_token(plaintext: str):

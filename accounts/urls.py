@@ -1,11 +1,10 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views
 
 urlpatterns = [
     path("login/", views.RateLimitedLoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.RevokingLogoutView.as_view(), name="logout"),
     # Register https://<host>/accounts/oidc/<provider>/callback/ with each provider (README).
     path("oidc/<str:provider_name>/start/", views.provider_start, name="provider_start"),
     path("oidc/<str:provider_name>/callback/", views.provider_callback, name="provider_callback"),

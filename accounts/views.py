@@ -7,7 +7,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, LogoutView
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,6 +18,7 @@ from accounts import oidc, services
 from accounts.admission import SignInRefused, admit
 from accounts.selectors import provider_identities_of, school_for_domain
 from domain.errors import DomainError
+from domain.tokens import token_hash
 from observability import signins
 from web.ratelimit import check_rate, client_address
 
@@ -189,3 +190,16 @@ def unlink_identity(request, identity_id: int):
     except DomainError as exc:
         return connections_page(request, error=exc.message, status=409 if exc.code == "last_sign_in" else 404)
     return HttpResponseRedirect(reverse("connections"))
+
+
+class RevokingLogoutView(LogoutView):
+    """Logging out also closes the dashboard sockets this browser login opened."""
+
+    def post(self, request, *args, **kwargs):
+        user_id, session_key = request.user.pk, request.session.session_key
+        response = super().post(request, *args, **kwargs)
+        if user_id is not None and session_key:
+            services.revoke_socket_credentials(
+                user_id=user_id, credentials=[("login", token_hash(session_key))]
+            )
+        return response

@@ -485,6 +485,7 @@ def main() -> None:
         "CHANNEL_LAYER": "pubsub",
         "FIREBASE_DATABASE_URLS": "",
         "RATE_LIMIT_JOIN": "1000000",
+        "RATE_LIMIT_JOIN_CODE": "1000000",
         "RATE_LIMIT_LOGIN": "1000000",
     }
     with tempfile.TemporaryDirectory() as tmp:

@@ -124,6 +124,7 @@ def main() -> None:
         "REDIS_URL": REDIS_URL,
         "CHANNEL_LAYER": args.layer,
         "RATE_LIMIT_JOIN": "1000000",
+        "RATE_LIMIT_JOIN_CODE": "1000000",
         "RATE_LIMIT_LOGIN": "1000000",
     }
     with tempfile.TemporaryDirectory() as tmp:

@@ -129,6 +129,7 @@ def main() -> None:
             "PEARDECK_METRICS_BIND": metrics_url.removeprefix("http://").removesuffix("/metrics"),
             "MAX_REQUESTS": str(args.max_requests),
             "RATE_LIMIT_JOIN": "100000",
+            "RATE_LIMIT_JOIN_CODE": "100000",
             "RATE_LIMIT_BROWSER_METRICS": "10000000",
         }
         log = Path(tmp) / "gunicorn.log"

@@ -117,6 +117,7 @@ def main() -> None:
         "DATABASE_URL": fresh_postgres_database(ADMIN_URL, "bench_submit"),
         "REDIS_URL": REDIS_URL,
         "RATE_LIMIT_JOIN": "100000",
+        "RATE_LIMIT_JOIN_CODE": "100000",
         "RATE_LIMIT_LOGIN": "100000",
     }
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,6 +10,7 @@ from ninja import Field, Header, Query, Router, Status
 from ninja.decorators import decorate_view
 
 from accounts.auth import teacher_auth
+from domain.errors import DomainError
 from integrations import firebase
 from live import services
 from live.documents import projector_state, student_view, student_view_version, teacher_state
@@ -35,10 +36,11 @@ from responses.selectors import tallies_of
 from sessions.auth import active_student, projector_auth, student_auth
 from sessions.models import Session
 from sessions.selectors import deck_of, session_of, sessions_of
+from web import ratelimit
 from web.contract import Id, errors
 from web.pagination import Keyset, PageParams
 from web.polling import conditional
-from web.ratelimit import check_rate, client_address
+from web.ratelimit import check_rate
 
 router = Router(auth=teacher_auth, tags=["sessions (teacher)"])
 student_router = Router(tags=["students and projector"])
@@ -272,8 +274,14 @@ def tallies(request, session_id: Id):
 )
 @decorate_view(instrument.count_join_outcome)
 def join(request, payload: JoinIn):
-    check_rate("join", client_address(request))
-    student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)
+    network = ratelimit.check_join(request, payload.join_code)
+    try:
+        student, token = services.join_session(join_code=payload.join_code, display_name=payload.display_name)
+    except DomainError as refusal:
+        if refusal.code == "session_not_found":
+            ratelimit.note_failed_join(network)
+        raise
+    ratelimit.note_joined(network)
     state = student_view(student)
     return Status(
         201,

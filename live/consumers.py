@@ -8,18 +8,30 @@ server closes with 1001 ("going away"): reconnect, elsewhere.
 
 Client messages: {"type": "submit", "question_id", "submission_id", "answer"} (students),
 {"type": "sync", "seq": n} (anyone: answers "state" when n is behind), {"type": "ping"}.
+Messages are read by the API's JSON reader (domain.untrusted: 32 levels deep at most, finite
+numbers) and are at most as large as an HTTP body (DATA_UPLOAD_MAX_MEMORY_SIZE; the server
+closes a larger one with 1009 before it is read). Whatever a message holds, the answer is a
+frame, an error frame at worst ({"type": "error", "code", "message"}), and the socket stays
+open; a socket sending more than MESSAGES_PER_SECOND (burst MESSAGE_BURST) gets `rate_limited`
+errors for the excess, which is dropped.
+Revocation: a teacher socket closes (4401) when the API token or browser login it was opened
+with is revoked or logged out, and a projector socket when its key is rotated.
 Authentication: `?token=` in the URL, or a subprotocol "token.<token>" beside "peardeck.v1",
 or (teachers) the browser's login cookie. `?since=<seq>` on reconnect skips an unchanged state.
 """
 
 import json
 import logging
+import time
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
+from domain import untrusted
 from domain.errors import DomainError
+from domain.tokens import token_hash
 from live import documents
 from live.services import identify_socket
 from observability import metrics
@@ -37,6 +49,12 @@ CLOSE_BY_CODE = {
     "session_not_found": 4404,
     "not_found": 4400,
 }
+
+
+# A socket's own budget of messages: a page sends a handful a minute; a loop in a console would
+# otherwise turn each `sync` into a database read at will.
+MESSAGES_PER_SECOND = 10.0
+MESSAGE_BURST = 30.0
 
 
 def _state_for(session, student, role: str) -> dict:
@@ -58,6 +76,12 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     role: str = ""
     session_id: int | None = None
     student = None
+    # What opened the socket, to close it when that is revoked: ("token" | "login" | "key", hash).
+    credential: tuple[str, str] | None = None
+    teacher_group: str | None = None
+    allowance: float = MESSAGE_BURST
+    allowance_at: float = 0.0
+    throttled_until: float = 0.0
 
     async def connect(self):
         kwargs = self.scope["url_route"]["kwargs"]
@@ -79,16 +103,22 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             metrics.WEBSOCKET_CONNECTS.labels(role=self._role_label(), outcome="failed").inc()
             log.exception("WebSocket connect failed")
+            await self.send_json({"type": "error", "code": "internal", "message": _INTERNAL})
             await self.close(code=1011)
             return
         self.session_id = session.pk
+        self.credential = _credential(self.scope, self.role, token)
         self._travel_light()
         await self.channel_layer.group_add(broadcast.group_name(self.session_id), self.channel_name)
+        if self.role == documents.TEACHER:
+            self.teacher_group = broadcast.teacher_group_name(session.teacher_id)
+            await self.channel_layer.group_add(self.teacher_group, self.channel_name)
         broadcast.socket_opened(self)
         metrics.WEBSOCKET_CONNECTS.labels(role=self.role, outcome="accepted").inc()
         metrics.WEBSOCKET_CONNECTIONS.labels(role=self.role).inc()
         since = query.get("since", [""])[0]
-        unchanged = since.isdigit() and int(since) == state["seq"]
+        # isdigit() alone takes "²", which int() refuses.
+        unchanged = since.isascii() and since.isdigit() and int(since) == state["seq"]
         await self.send_json(
             {"type": "hello", "role": self.role, "seq": state["seq"], "state": None if unchanged else state}
         )
@@ -96,6 +126,10 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     @classmethod
     async def encode_json(cls, content):
         return json.dumps(content, cls=DjangoJSONEncoder)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        return untrusted.loads(text_data)
 
     def _travel_light(self) -> None:
         """An idle socket should cost little memory: once identified, drop what connect needed
@@ -113,9 +147,13 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.session_id is None:
             return
+        if code == 1009:  # the server closed it: a message larger than ws_max_size (runtime/workers.py)
+            metrics.MESSAGES_REFUSED.labels(transport="websocket", reason="too_large").inc()
         broadcast.socket_closed(self)
         metrics.WEBSOCKET_CONNECTIONS.labels(role=self.role).dec()
         await self.channel_layer.group_discard(broadcast.group_name(self.session_id), self.channel_name)
+        if self.teacher_group is not None:
+            await self.channel_layer.group_discard(self.teacher_group, self.channel_name)
         self.session_id = None
 
     async def receive_json(self, content, **kwargs):
@@ -129,17 +167,52 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "submit" and self.role == documents.STUDENT:
             await self._submit(content)
         else:
+            shown = untrusted.printable(kind, 40) if isinstance(kind, str) else type(kind).__name__
             await self.send_json(
-                {"type": "error", "code": "unknown_message", "message": f"Cannot handle {kind!r}."}
+                {"type": "error", "code": "unknown_message", "message": f"Cannot handle {shown!r}."}
             )
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if self.session_id is None:
+            return
+        if not self._within_budget():
+            await self._refuse("rate_limited", "rate_limited", "Too many messages; slow down.")
+            return
+        if text_data is not None and len(text_data) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            # The server closes anything over this in bytes first (1009); characters are fewer.
+            await self._refuse(
+                "too_large", "payload_too_large", "The message is larger than this server accepts."
+            )
+            return
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
-        except ValueError:
-            await self.send_json(
-                {"type": "error", "code": "malformed_json", "message": "Messages are JSON objects."}
-            )
+        except untrusted.UnreadableJson as unreadable:
+            await self._refuse(unreadable.reason, "malformed_json", unreadable.message)
+        except ValueError:  # a binary frame
+            await self._refuse("malformed", "malformed_json", "Messages are JSON objects.")
+        except Exception:
+            # A bug must not cost the student their socket: they get an error and can go on.
+            log.exception("a %s socket's message failed", self.role)
+            await self.send_json({"type": "error", "code": "internal", "message": _INTERNAL})
+
+    def _within_budget(self) -> bool:
+        now = time.monotonic()
+        self.allowance = min(MESSAGE_BURST, self.allowance + (now - self.allowance_at) * MESSAGES_PER_SECOND)
+        self.allowance_at = now
+        if self.allowance < 1:
+            return False
+        self.allowance -= 1
+        return True
+
+    async def _refuse(self, reason: str, code: str, message: str) -> None:
+        metrics.MESSAGES_REFUSED.labels(transport="websocket", reason=reason).inc()
+        if reason == "rate_limited":
+            # One error a second while it lasts, not one for each message dropped.
+            now = time.monotonic()
+            if now < self.throttled_until:
+                return
+            self.throttled_until = now + 1.0
+        await self.send_json({"type": "error", "code": code, "message": message})
 
     async def _send_state_if_behind(self, seq):
         state = await threads.in_pool(_state_for_socket)(self)
@@ -150,6 +223,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
 
     async def _submit(self, content):
         submission_id = content.get("submission_id")
+        # Echoed back with the outcome; anything but a plausible id is not.
+        echoed = submission_id if isinstance(submission_id, str) and len(submission_id) <= 64 else None
         try:
             submitted = await threads.in_pool(submit_response)(
                 student=self.student,
@@ -159,7 +234,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 source=WS,
             )
         except DomainError as refusal:
-            await self.send_json({"type": "error", "submission_id": submission_id, **refusal.as_dict()})
+            await self.send_json({"type": "error", "submission_id": echoed, **refusal.as_dict()})
             if refusal.code == "student_removed":
                 await self.close(code=4403)
             return
@@ -185,6 +260,18 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         else:
             await super().dispatch(message)
 
+    async def credentials_revoked(self, message):
+        if self.credential is not None and list(self.credential) in message["credentials"]:
+            await self._close_revoked("Your API token was revoked or your login ended.")
+
+    async def projector_key_rotated(self, message):
+        if self.role == documents.PROJECTOR and self.credential != ("key", message["key_hash"]):
+            await self._close_revoked("The projector key was replaced; open the projector again.")
+
+    async def _close_revoked(self, why: str) -> None:
+        await self.send_json({"type": "refused", "code": "not_authenticated", "message": why})
+        await self.close(code=CLOSE_BY_CODE["not_authenticated"])
+
     async def session_event(self, message):
         student_id = self.student.pk if self.student is not None else None
         event = documents.for_role(message["event"], self.role, student_id)
@@ -193,6 +280,22 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
         if event["type"] == "removed":
             await self.close(code=4403)
+
+
+_INTERNAL = "Something went wrong on our side; it has been logged."
+
+
+def _credential(scope, role: str, token: str) -> tuple[str, str] | None:
+    """What a socket was opened with, as its revocation will name it (hashes only)."""
+    if role == documents.TEACHER:
+        user, login = scope.get("user"), scope.get("session")
+        if user is not None and user.is_authenticated:
+            key = getattr(login, "session_key", None)
+            return ("login", token_hash(key)) if key else None
+        return ("token", token_hash(token))
+    if role == documents.PROJECTOR:
+        return ("key", token_hash(token))
+    return None
 
 
 def _state_for_socket(consumer: SessionConsumer) -> dict:

@@ -12,9 +12,10 @@ from accounts.services import use_api_token
 from domain.errors import DomainError
 from domain.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, new_token, token_hash
 from responses.selectors import tallies_of
+from runtime import broadcast
 from sessions.changes import question_payload, record_change
 from sessions.joincodes import new_join_code, normalize_join_code
-from sessions.models import Deck, Question, Session, Student
+from sessions.models import Deck, Question, Session, Student, display_name_key
 from sessions.selectors import session_for_projector_key, student_for_token
 
 MAX_DISPLAY_NAME = 40
@@ -216,6 +217,11 @@ def rotate_projector_key(*, session: Session) -> str:
     projector_key = new_token(PROJECTOR_PREFIX)
     session.projector_key_hash = token_hash(projector_key)
     session.save(update_fields=["projector_key_hash"])
+    # Projector sockets opened with an older key close (live/consumers.py).
+    broadcast.notify_after_commit(
+        broadcast.group_name(session.pk),
+        {"type": "projector.key_rotated", "key_hash": session.projector_key_hash},
+    )
     return projector_key
 
 
@@ -247,12 +253,15 @@ def join_session(*, join_code: str, display_name: str) -> tuple[Student, str]:
         )
     if session is None:
         raise DomainError("session_not_found", "No open session has that join code.", field="join_code")
-    if session.students.filter(display_name__iexact=name, removed_at__isnull=True).exists():
+    key = display_name_key(name)
+    if session.students.filter(name_key=key, removed_at__isnull=True).exists():
         raise DomainError(
             "name_taken", f"Someone in this session is already called {name!r}.", field="display_name"
         )
     token = new_token(STUDENT_PREFIX)
-    student = Student.objects.create(session=session, display_name=name, token_hash=token_hash(token))
+    student = Student.objects.create(
+        session=session, display_name=name, name_key=key, token_hash=token_hash(token)
+    )
     record_change(
         session,
         "student_joined",

@@ -3,6 +3,7 @@ clearing ended sessions from it, and ingesting the inbox."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -10,19 +11,28 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from domain import untrusted
 from domain.errors import DomainError
 from integrations import firebase
 from mirror import selectors
 from mirror.models import ClearedSession, OutboxEntry
+from observability import metrics
 from responses.services import submit_response
 from sessions.models import Session, Student
 
 log = logging.getLogger(__name__)
 
-# Keys an inbox entry may hold; database.rules.json allows the same.
-INBOX_ENTRY_KEYS = {"question_id", "answer"}
+# Keys an inbox entry may hold; database.rules.json allows the same (and requires all three).
+INBOX_ENTRY_KEYS = {"question_id", "answer", "at"}
+# The largest entry database.rules.json lets a student write is a drawing of 256 KiB as one string
+# (a text answer is at most 5,000 characters); anything much larger did not come through the
+# rules and is refused unread (a stand-in or emulator without rules, a rules deployment gone wrong).
+MAX_INBOX_ENTRY_CHARS = 300_000
+# Firebase's trees that hold something of a session, all cleared with it.
+SESSION_TREES = ("sessions", "acks", "inbox", "sent")
 
 
 @dataclass
@@ -83,11 +93,12 @@ def clear_ended_sessions(
     *, now: datetime | None = None, batch_size: int = 500, skip_shards: frozenset[int] = frozenset()
 ) -> ClearOutcome:
     """Deletes from Firebase what sessions that ended over FIREBASE_RETENTION_HOURS ago left
-    there: the state document, the acknowledgements and any inbox entries never taken in (they
-    would be refused: the session is over). One multi-path write per shard, then the sessions are
-    noted as cleared. A session with changes still waiting in the outbox waits too, so that the
-    relay never writes a document back after it was cleared. Deleting twice is harmless, so a
-    crash between the write and the note only means the same deletion again.
+    there: the state document, the acknowledgements, the students' sent markers and any inbox
+    entries never taken in (they would be refused: the session is over). One multi-path write
+    per shard, then the sessions are noted as cleared. A session with changes still waiting in
+    the outbox waits too, so that the relay never writes a document back after it was cleared.
+    Deleting twice is harmless, so a crash between the write and the note only means the same
+    deletion again.
     """
     cutoff = (now or timezone.now()) - timedelta(hours=settings.FIREBASE_RETENTION_HOURS)
     ended = list(
@@ -104,11 +115,7 @@ def clear_ended_sessions(
     for shard, session_ids in sorted(by_shard.items()):
         if shard in skip_shards:
             continue
-        deletions = {
-            f"{tree}/{session_id}": None
-            for session_id in session_ids
-            for tree in ("sessions", "acks", "inbox")
-        }
+        deletions = {f"{tree}/{session_id}": None for session_id in session_ids for tree in SESSION_TREES}
         try:
             firebase.update("/", deletions, shard=shard)
         except Exception as exc:  # the sessions stay uncleared for a later round
@@ -141,10 +148,17 @@ class InboxEntry:
 
 
 def _refused(code: str, message: str, field: str | None = None) -> dict:
-    ack = {"status": "refused", "code": code, "message": message}
+    # Firebase stores only valid Unicode, and a field can name a key the student made up.
+    ack = {"status": "refused", "code": code, "message": untrusted.printable(message, 500)}
     if field:
-        ack["field"] = field
+        ack["field"] = untrusted.printable(field)
     return ack
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An error that is not the entry's fault (the database away or restarting): the entry waits
+    for a later tick. Any other error is the entry's, and refuses it."""
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 def ingest_inbox_entry(entry: InboxEntry) -> dict:
@@ -153,8 +167,21 @@ def ingest_inbox_entry(entry: InboxEntry) -> dict:
     The acknowledgement is `{"status": "stored", "question_id", "version"}` or
     `{"status": "refused", "code", "message"[, "field"]}`. A replayed entry (same student and
     submission_id) is the same response, acknowledged again. Errors that are not the answer's
-    fault (the database away) propagate: the entry is then neither stored nor acknowledged.
+    fault (the database away, `is_transient`) propagate: the entry is then neither stored nor
+    acknowledged. Any other error, however unexpected, refuses this entry alone: one student's
+    entry never stops the worker.
     """
+    try:
+        return _ingest(entry)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.exception("inbox entry %s refused after an unexpected error", entry.key)
+        metrics.FIREBASE_ERRORS.labels(operation="ingest", reason="error").inc()
+        return _refused("internal", "This answer could not be stored; send it again another way.")
+
+
+def _ingest(entry: InboxEntry) -> dict:
     student_id = firebase.student_id_of_uid(entry.uid)
     student = None
     if student_id is not None:
@@ -164,13 +191,16 @@ def ingest_inbox_entry(entry: InboxEntry) -> dict:
         return _refused("student_not_found", "No such student in this session.")
     value = entry.value
     if not isinstance(value, dict) or not INBOX_ENTRY_KEYS.issuperset(value) or "question_id" not in value:
-        return _refused("invalid", "An inbox entry is {question_id, answer}.", "answer")
+        return _refused("invalid", "An inbox entry is {question_id, answer, at}.", "answer")
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_INBOX_ENTRY_CHARS:
+        return _refused("payload_too_large", "This answer is larger than any question takes.", "answer")
     try:
+        answer = _answer_of(value.get("answer"))
         submitted = submit_response(
             student=student,
             question_id=value["question_id"],
             submission_id=entry.submission_id,
-            answer=value.get("answer"),
+            answer=answer,
             source="firebase",
         )
     except DomainError as exc:
@@ -180,6 +210,28 @@ def ingest_inbox_entry(entry: InboxEntry) -> dict:
         "question_id": submitted.response.question_id,
         "version": submitted.response.version,
     }
+
+
+def _answer_of(answer: Any) -> Any:
+    """The answer as HTTP would carry it: a drawing's strokes come through Firebase as one JSON
+    string (so that the rules can bound its length), read by the same reader as every body."""
+    if isinstance(answer, dict) and isinstance(answer.get("strokes"), str):
+        try:
+            return {**answer, "strokes": untrusted.loads(answer["strokes"])}
+        except untrusted.UnreadableJson as exc:
+            raise DomainError(
+                "invalid_answer", f"answer.strokes: {exc.message}", field="answer.strokes"
+            ) from exc
+    return answer
+
+
+def cleared_sessions_among(session_ids: set[int]) -> set[int]:
+    """Those of the sessions whose Firebase data the worker has deleted already."""
+    if not session_ids:
+        return set()
+    return set(
+        ClearedSession.objects.filter(session_id__in=list(session_ids)).values_list("session_id", flat=True)
+    )
 
 
 def entries_from_event(event_type: str, path: str, data: Any) -> tuple[list[InboxEntry], list[str]]:

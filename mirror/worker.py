@@ -8,10 +8,16 @@ the database or writes to Firebase happens in `tick()`, one at a time, on the lo
 2. ingest queued inbox entries through responses.services.submit_response, then write their
    acknowledgements (one multi-path write per shard to /acks) and delete them from the inbox
    (one more per shard); acknowledgements that could not be written are kept and retried.
-   With several ingest threads a tick's entries are split into lanes by student: each lane runs
-   on its own thread and database connection, and a student's entries all sit in one lane, in
-   the order they arrived, so a later answer is never overwritten by an earlier one. The tick
-   waits for every lane before acknowledging, so the next tick never overtakes this one;
+   A tick takes the waiting entries round-robin across students, at most INGEST_PER_STUDENT of
+   each (fair_batch). With several ingest threads a tick's entries are split into lanes by
+   student: each lane runs on its own thread and database connection, and a student's entries
+   all sit in one lane, in the order they arrived, so a later answer is never overwritten by an
+   earlier one. The tick waits for every lane before acknowledging, so the next tick never
+   overtakes this one. An entry that fails is refused with an acknowledgement
+   (services.ingest_inbox_entry); one that meets the database away waits, with that student's
+   later entries, for the next tick, while the other students' entries and the rest of the tick
+   go on. Acknowledgements of a session already cleared from Firebase are not written (the
+   entry is only deleted), so nothing of it is left behind;
 3. relay the outbox (one multi-path write per shard);
 4. once a minute, delete from Firebase what sessions ended FIREBASE_RETENTION_HOURS ago left
    there (services.clear_ended_sessions; one more multi-path write per shard);
@@ -35,7 +41,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from integrations import firebase
 from mirror import selectors, services
@@ -49,6 +55,10 @@ log = logging.getLogger(__name__)
 # thread, and its lanes start no new entry after INGEST_SECONDS (each takes at least one).
 INGEST_BATCH_PER_THREAD = 200
 INGEST_SECONDS = 1.0
+# Fairness: a tick takes the students' waiting entries round-robin (everyone's first, then
+# everyone's second...) and at most this many of one student, so a student who floods their inbox
+# delays only their own answers.
+INGEST_PER_STUDENT = 2
 CLEAR_INTERVAL_SECONDS = 60.0
 
 
@@ -95,6 +105,7 @@ class FirebaseWorker:
         ingest_threads: int = 1,
         ingest_batch: int | None = None,
         ingest_seconds: float = INGEST_SECONDS,
+        ingest_per_student: int = INGEST_PER_STUDENT,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         clear_interval: float = CLEAR_INTERVAL_SECONDS,
@@ -108,6 +119,7 @@ class FirebaseWorker:
         self.ingest_threads = 1 if connection.vendor == "sqlite" else max(1, ingest_threads)
         self.ingest_batch = ingest_batch or INGEST_BATCH_PER_THREAD * self.ingest_threads
         self.ingest_seconds = ingest_seconds
+        self.ingest_per_student = ingest_per_student
         self._ingest_pool: ThreadPoolExecutor | None = None
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -235,8 +247,8 @@ class FirebaseWorker:
             session_id, uid, submission_id = key.split("/")
             if value is not None:
                 latest[(shard, key)] = services.InboxEntry(int(session_id), uid, submission_id, value)
-        # The cap and the deadline leave the rest pending for the next tick, in order.
-        batch = [(shard, key, latest[(shard, key)]) for shard, key in list(latest)[: self.ingest_batch]]
+        # The caps and the deadline leave the rest pending for the next tick, in order.
+        batch = fair_batch(latest, limit=self.ingest_batch, per_student=self.ingest_per_student)
         if not batch:
             return
         lanes = lanes_by_student(batch, self.ingest_threads)
@@ -254,16 +266,16 @@ class FirebaseWorker:
                 for lane in lanes
             ]
             results = [lane.result() for lane in running]
-        failure = None
         for done, error in results:
             for shard, key, ack in done:
                 self._unacked.setdefault(shard, {})[key] = ack
                 del latest[(shard, key)]
                 outcome.ingested += 1
-            failure = failure or error
-        if failure is not None:
-            # Raised once every lane has stopped, so what they stored is still acknowledged later.
-            raise failure
+            if error is not None:
+                # The database away: those entries wait; the acks, the relay and the rest go on.
+                metrics.FIREBASE_ERRORS.labels(operation="ingest", reason="unavailable").inc()
+                outcome.errors.append(f"ingest: {error}")
+                log.warning("taking in inbox entries failed (%s); they wait for the next tick", error)
 
     def _send_acks(self, outcome: TickOutcome) -> None:
         for shard, acks in list(self._unacked.items()):
@@ -271,7 +283,15 @@ class FirebaseWorker:
                 continue
             batch = dict(list(acks.items())[: self.batch_size])
             try:
-                firebase.update("/acks", batch, shard=shard)
+                cleared = services.cleared_sessions_among({int(key.split("/", 1)[0]) for key in batch})
+            except DatabaseError:  # the database away: acks still go out, as they need none
+                cleared = set()
+            # An ack written for a session already cleared would stay in Firebase for good.
+            written = {
+                key: (None if int(key.split("/", 1)[0]) in cleared else ack) for key, ack in batch.items()
+            }
+            try:
+                firebase.update("/acks", written, shard=shard)
                 outcome.writes += 1
                 # Only once acknowledged does an entry leave the inbox: a crash before this line
                 # replays it to the next listener, and replays are harmless.
@@ -312,6 +332,25 @@ class FirebaseWorker:
 Lane = list[tuple[int, str, services.InboxEntry]]  # (shard, inbox key, entry), in arrival order
 
 
+def fair_batch(pending: dict[tuple[int, str], services.InboxEntry], *, limit: int, per_student: int) -> Lane:
+    """Up to `limit` of the pending entries (in arrival order), taken round-robin across students:
+    every student's first entry, then every student's second, and so on, never more than
+    `per_student` of one. Each student's entries keep their own order."""
+    by_student: dict[str, list[tuple[int, str, services.InboxEntry]]] = {}
+    for (shard, key), entry in pending.items():
+        queue_ = by_student.setdefault(entry.uid, [])
+        if len(queue_) < per_student:
+            queue_.append((shard, key, entry))
+    batch: Lane = []
+    for round_ in range(per_student):
+        for entries in by_student.values():
+            if round_ < len(entries):
+                batch.append(entries[round_])
+                if len(batch) >= limit:
+                    return batch
+    return batch
+
+
 def lanes_by_student(batch: Lane, lanes: int) -> list[Lane]:
     """Splits a tick's entries into at most `lanes` lanes, never one student's entries over two.
 
@@ -337,16 +376,24 @@ LaneResult = tuple[list[tuple[int, str, dict]], BaseException | None]
 
 def _ingest_lane(lane: Lane, deadline: float, clock: Callable[[], float]) -> LaneResult:
     """Ingests a lane's entries in order until the deadline; returns the acknowledgements of
-    those it took in, and the error (the database away, say) that stopped it. Entries after an
-    error are left alone: taking a student's later answer before the failed earlier one would
-    let the retry of the earlier one overwrite it."""
+    those it took in, and the first error (the database away, say) it met. After an error the
+    lane skips that student's later entries (taking a later answer before the failed earlier
+    one would let the retry of the earlier one overwrite it) and goes on with the others."""
     done: list[tuple[int, str, dict]] = []
+    waiting: set[str] = set()
+    error: BaseException | None = None
+    started = False
     for shard, key, entry in lane:
-        if done and clock() >= deadline:
+        if started and clock() >= deadline:
             break
+        if entry.uid in waiting:
+            continue
+        started = True
         try:
             ack = services.ingest_inbox_entry(entry)
-        except Exception as exc:
-            return done, exc
+        except Exception as exc:  # only transient ones come here; the others are refusals
+            waiting.add(entry.uid)
+            error = error or exc
+            continue
         done.append((shard, key, ack))
-    return done, None
+    return done, error

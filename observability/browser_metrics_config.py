@@ -1,17 +1,18 @@
 """The one list of what browsers may report to POST /api/browser-metrics.
 
 A report names its app and carries items {"name", "labels", "value"}. Only the names below are
-accepted, each with exactly its declared labels and only the listed values for them; anything else
-is refused and counted (peardeck_browser_metrics_rejected_total{reason}). Adding a metric or a
-label value here (and its declaration in observability/metrics.py and deploy/monitoring/metrics.yml) is
-the whole change a new client measurement needs.
+accepted, each with exactly its declared labels (one with a default may be left out) and only the
+listed values for them; anything else is refused and counted
+(peardeck_browser_metrics_rejected_total{reason}). Adding a metric or a label value here (and its
+declaration in observability/metrics.py and deploy/monitoring/metrics.yml) is the whole change a
+new client measurement needs.
 
 A Python module rather than YAML: it names the metric objects themselves, so a typo fails at import
 rather than at the first report, and it needs no YAML parser at run time.
 """
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from observability import metrics
 
@@ -35,6 +36,9 @@ class BrowserMetric:
     # Label name → accepted values, as the client sends them (the `app` label comes from the report).
     labels: dict
     per_app: bool = True
+    # Labels a client may leave out, and the value they then take: a label added to a metric
+    # does not make the reports of pages loaded before the deploy invalid.
+    defaults: dict = field(default_factory=dict)
 
 
 ACCEPTED = {
@@ -56,11 +60,18 @@ ACCEPTED = {
     # students the Realtime Database through the Firebase JS SDK): `connected` when the link came up
     # (WebSocket hello; Firebase signed in and first value arrived), `failed` when it closed or
     # errored first (a refused Firebase sign-in included), `timeout` when nothing happened within
-    # the client's connect timeout. Every retry is an attempt of its own.
+    # the client's connect timeout. Every retry is an attempt of its own. `firebase_transport` says
+    # which transport the Firebase SDK ended on for a connected Firebase link (`websocket`, or
+    # `long_polling` when WebSockets are stopped on the way); `none` for anything else.
     "transport_connect": BrowserMetric(
         metrics.BROWSER_TRANSPORT_CONNECTS,
         COUNTER,
-        {"transport": ("websocket", "firebase"), "outcome": ("connected", "failed", "timeout")},
+        {
+            "transport": ("websocket", "firebase"),
+            "outcome": ("connected", "failed", "timeout"),
+            "firebase_transport": ("none", "websocket", "long_polling"),
+        },
+        defaults={"firebase_transport": "none"},
     ),
 }
 
@@ -69,13 +80,14 @@ REJECTION_REASONS = (
     "too_large",  # body over MAX_BODY_BYTES (413)
     "rate_limited",  # the client sent too many reports (429)
     "malformed",  # not JSON, or not the report's shape
+    "too_deep",  # JSON nested deeper than domain.untrusted.MAX_DEPTH (400)
     "unknown_app",
     "too_many_items",  # more than MAX_ITEMS items in one report
     "unknown_metric",
     "unknown_label",  # a label name not declared for the metric, or a declared one missing
     "unknown_label_value",
     "wrong_type",  # not a number, or a fractional count
-    "not_finite",  # NaN or infinity
+    "not_finite",  # NaN, infinity or beyond the double range (400 when the JSON itself holds it)
     "out_of_range",  # a count outside 1..COUNTER_MAX, seconds outside 0..SECONDS_MAX
 )
 

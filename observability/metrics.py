@@ -51,6 +51,12 @@ TEACHER_SIGN_INS = Counter(
     ["provider", "outcome"],
 )
 RATE_LIMITED = Counter("peardeck_rate_limited", "Requests refused by a rate limit, by scope.", ["scope"])
+# transport: http, websocket; reason: too_large, too_deep, not_finite, malformed, rate_limited.
+MESSAGES_REFUSED = Counter(
+    "peardeck_messages_refused",
+    "Client requests or socket messages refused before any service read them, by transport and reason.",
+    ["transport", "reason"],
+)
 BUILD_INFO = Gauge(
     "peardeck_build_info",
     "Always 1; its labels name the running version and commit.",
@@ -86,7 +92,7 @@ BROWSER_WEBSOCKET_DARKLAUNCH = Counter(
 BROWSER_TRANSPORT_CONNECTS = Counter(
     "peardeck_browser_transport_connects",
     "Outcome of each attempt by a page to bring up its live link, by app and transport.",
-    ["app", "transport", "outcome"],
+    ["app", "transport", "outcome", "firebase_transport"],
 )
 BROWSER_METRICS_REJECTED = Counter(
     "peardeck_browser_metrics_rejected",

@@ -13,8 +13,10 @@ from django.http import Http404
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from accounts.api import router as accounts_router
+from domain import untrusted
 from domain.errors import DomainError
 from live.api import router as live_router
 from live.api import student_router
@@ -55,6 +57,13 @@ see the README.
 """
 
 
+class UntrustedJsonParser(Parser):
+    """Request bodies are read by the same reader as WebSocket frames (domain.untrusted)."""
+
+    def parse_body(self, request):
+        return untrusted.loads(request.body)
+
+
 class PeardeckAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         # Built once per process: the routes do not change while it runs, and building takes ~1 s.
@@ -67,6 +76,7 @@ class PeardeckAPI(NinjaAPI):
 
 
 api = PeardeckAPI(
+    parser=UntrustedJsonParser(),
     title="peardeck API",
     version="1",
     description=DESCRIPTION,
@@ -129,9 +139,10 @@ def _authentication_error(request, exc):
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
     if exc.status_code == 400 and "parse request body" in exc.message:
-        return error_response(
-            request, 400, "malformed_json", "The request body is not valid JSON.", field="body"
-        )
+        cause = exc.__cause__
+        readable = isinstance(cause, untrusted.UnreadableJson) and cause.reason != "malformed"
+        message = cause.message if readable else "The request body is not valid JSON."
+        return error_response(request, 400, "malformed_json", message, field="body")
     if exc.status_code == 403 and "CSRF" in exc.message:
         return error_response(
             request,

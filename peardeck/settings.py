@@ -63,6 +63,7 @@ MIDDLEWARE = [
     # Outside everything that may answer by itself, so those answers are JSON under /api/ too.
     "web.middleware.ApiErrorsAsJson",
     "django.middleware.security.SecurityMiddleware",
+    "web.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -149,7 +150,14 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache"}}
+    # Rate-limit counters live here: culling at the default 300 entries would forget them under
+    # exactly the load they count (a thousand wrong join codes).
+    CACHES = {
+        "default": {
+            "BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -217,16 +225,30 @@ WHITENOISE_USE_FINDERS = DEBUG
 # A drawing answer is capped well below this; anything bigger is refused before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PEARDECK_MAX_BODY_BYTES", 512 * 1024)
 
-# Rate limits: (requests, window seconds) per client address.
+# Rate limits: (requests, window seconds) per client address, or per network for joins (an IPv4
+# address or an IPv6 /64; web/ratelimit.py explains each join limit).
 RATE_LIMITS = {
-    "join": (env_int("RATE_LIMIT_JOIN", 20), 60),
+    # Every join attempt from one network: a few whole classes behind one school NAT in a minute.
+    "join": (env_int("RATE_LIMIT_JOIN", 120), 60),
+    # Every join attempt with one code: a class (or a lecture hall), its reloads and late joiners.
+    "join_code": (env_int("RATE_LIMIT_JOIN_CODE", 300), 60),
+    # Wrong codes from one network in ten minutes: typos fit, guessing does not.
+    "join_failed": (env_int("RATE_LIMIT_JOIN_FAILED", 30), 600),
+    # Wrong codes from everyone in a minute. 31**6 codes: with 10,000 sessions open, guessers held
+    # to 300 wrong codes a minute need about five hours for one hit on average.
+    "join_failed_all": (env_int("RATE_LIMIT_JOIN_FAILED_ALL", 300), 60),
     "login": (env_int("RATE_LIMIT_LOGIN", 10), 60),
     # A whole school can sit behind one address, each page reporting every half minute or so.
     "browser_metrics": (env_int("RATE_LIMIT_BROWSER_METRICS", 600), 60),
     # Per student: a page asks for a fresh custom token about once an hour, or after a reload.
     "firebase_token": (env_int("RATE_LIMIT_FIREBASE_TOKEN", 10), 60),
 }
-# How many proxies in front of us append to X-Forwarded-For (the GKE load balancer adds one).
+# Per student token, in each web process (web/ratelimit.py Budgets): requests a second, and at once.
+STUDENT_REQUESTS_PER_SECOND = env_float("STUDENT_REQUESTS_PER_SECOND", 10.0)
+STUDENT_REQUEST_BURST = env_float("STUDENT_REQUEST_BURST", 40.0)
+# How many X-Forwarded-For entries, from the right, our own proxies write; the client's address is
+# the left-most of them. Google's external Application Load Balancer writes two (`<client>, <its own
+# address>`), so deploy/base sets 2. 0: the socket's peer (as uvicorn reports it).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

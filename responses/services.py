@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
+from domain import untrusted
 from domain.errors import DomainError
 from observability import instrument
 from responses.models import SOURCE_CHOICES, Response, Submission
@@ -56,8 +57,8 @@ def submit_response(
             "submission_id must be 1-64 characters of letters, digits and _.:-",
             field="submission_id",
         )
-    if not isinstance(question_id, int) or isinstance(question_id, bool):
-        raise DomainError("invalid", "question_id must be an integer", field="question_id")
+    if not untrusted.is_id(question_id):
+        raise DomainError("invalid", "question_id must be a positive integer", field="question_id")
     # A second attempt happens only when another request with the same submission_id committed
     # first (its Submission row wins the unique constraint); the retry then finds it and answers
     # as a replay, so the response's version is not bumped twice.
@@ -151,7 +152,9 @@ def _replayed(earlier: Submission, question: Question, answer: Any) -> Submitted
     same = earlier.question_id == question.pk
     if same:
         try:
-            same = kinds.clean_answer(question.kind, question.config, answer) == earlier.answer
+            same = kinds.same_answer(
+                kinds.clean_answer(question.kind, question.config, answer), earlier.answer
+            )
         except DomainError:
             same = False
     if not same:

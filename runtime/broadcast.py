@@ -42,6 +42,11 @@ def group_name(session_id: int) -> str:
     return f"session-{session_id}"
 
 
+def teacher_group_name(user_id: int) -> str:
+    """Every teacher socket of one teacher: told when a credential of theirs stops working."""
+    return f"teacher-{user_id}"
+
+
 def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Called from the ASGI application: sockets and the in-memory layer live on this loop."""
     global _server_loop
@@ -81,6 +86,26 @@ def publish(session_id: int, event: dict) -> asyncio.Future | None:
     if layer is None:
         return None
     return asyncio.run_coroutine_threadsafe(_send(layer, session_id, event, time.monotonic()), _loop())
+
+
+def notify_after_commit(group: str, message: dict) -> None:
+    """After commit, hands `message` (a channel-layer message with its own `type`, not a session
+    event: it never reaches a client as is) to every socket in `group`."""
+    transaction.on_commit(lambda: notify(group, message))
+
+
+def notify(group: str, message: dict) -> asyncio.Future | None:
+    layer = get_channel_layer()
+    if layer is None:
+        return None
+    return asyncio.run_coroutine_threadsafe(_notify(layer, group, message), _loop())
+
+
+async def _notify(layer, group: str, message: dict) -> None:
+    try:
+        await layer.group_send(group, message)
+    except Exception:
+        log.warning("%s to %s failed", message.get("type"), group, exc_info=True)
 
 
 def publish_coalesced(session_id: int, item: Hashable, build: Callable[[int, set], dict | None]) -> None:

@@ -2,9 +2,19 @@
 
 Django's ASGI handler runs each hook of each synchronous middleware through its own
 sync_to_async hop; with the usual dozen hooks that cost ~4 ms a request here, against ~0.25 ms
-for the same stack under WSGI. This bridge buffers the request body (Django caps it anyway),
-runs the whole WSGI request on the process's thread pool (runtime/threads.py), and sends the
-buffered response back.
+for the same stack under WSGI. This bridge buffers the request body, runs the whole WSGI
+request on the process's thread pool (runtime/threads.py), and sends the buffered response back.
+
+Bodies: a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE (the limit a WebSocket message has too,
+runtime/workers.py) is refused with a JSON 413 before it is read on (by its Content-Length) or
+as soon as it grows past the limit (a chunked one), and counted in
+peardeck_messages_refused_total{transport="http", reason="too_large"}. The body handed to Django
+is the one received, with its CONTENT_LENGTH: Django reads exactly CONTENT_LENGTH bytes, and a
+chunked request has none of its own.
+
+a2wsgi's WSGIMiddleware was measured against this bridge (bench/submit, alternating runs in one
+sitting, README): it served /healthz at about a third of the rate (a thread round trip per
+response message) and answers no faster, and it leaves a chunked body unread by Django as well.
 WebSockets still go through Channels (peardeck/asgi.py); only plain request/response HTTP,
 which is all our HTTP is, comes through here.
 """
@@ -15,14 +25,12 @@ import sys
 
 from django.conf import settings
 
+from observability import metrics
 from runtime import threads
 
-# Bodies past this are refused before they are buffered; Django's own cap is far lower.
-_HARD_BODY_LIMIT_FACTOR = 4
-# The API's error body (web/errors.py), written out: this runs before Django is reached.
 _TOO_LARGE = (
-    b'{"error": {"code": "payload_too_large", "message": "The request body is larger than this '
-    b'server accepts.", "field": "body"}}'
+    b'{"error": {"code": "payload_too_large", "message": "The request body is larger than this server '
+    b'accepts (%d bytes).", "field": "body"}}'
 )
 
 
@@ -36,7 +44,10 @@ class WsgiOverAsgi:
             return
         if scope["type"] != "http":
             raise ValueError(f"WsgiOverAsgi serves HTTP, not {scope['type']!r}")
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE * _HARD_BODY_LIMIT_FACTOR
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if _declared_length(scope) > limit:
+            await _refuse_too_large(send, limit)
+            return
         body = bytearray()
         while True:
             message = await receive()
@@ -44,7 +55,7 @@ class WsgiOverAsgi:
                 return
             body += message.get("body", b"")
             if len(body) > limit:
-                await _send_simple(send, 413, _TOO_LARGE)
+                await _refuse_too_large(send, limit)
                 return
             if not message.get("more_body"):
                 break
@@ -85,8 +96,23 @@ class WsgiOverAsgi:
         return response["status"], response["headers"], b"".join(chunks)
 
 
-async def _send_simple(send, status: int, body: bytes) -> None:
+def _declared_length(scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length" and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+async def _refuse_too_large(send, limit: int) -> None:
+    metrics.MESSAGES_REFUSED.labels(transport="http", reason="too_large").inc()
+    # Connection: close, as the rest of the body is not read.
+    await _send_simple(send, 413, _TOO_LARGE % limit, close=True)
+
+
+async def _send_simple(send, status: int, body: bytes, *, close: bool = False) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -125,11 +151,10 @@ def environ_for(scope, body: bytes) -> dict:
     for raw_name, raw_value in scope.get("headers", []):
         name = raw_name.decode("latin1").upper().replace("-", "_")
         value = raw_value.decode("latin1")
-        if name == "CONTENT_TYPE":
-            key = "CONTENT_TYPE"
-        elif name == "CONTENT_LENGTH":
-            key = "CONTENT_LENGTH"
-        else:
-            key = f"HTTP_{name}"
+        if name == "CONTENT_LENGTH":
+            continue  # the body's own length, below
+        key = "CONTENT_TYPE" if name == "CONTENT_TYPE" else f"HTTP_{name}"
         environ[key] = f"{environ[key]},{value}" if key in environ else value
+    # What Django reads of wsgi.input: all of the body received, chunked or not.
+    environ["CONTENT_LENGTH"] = str(len(body))
     return environ

@@ -45,6 +45,10 @@ class PeardeckWorker(UvicornWorker):
         # its own zlib state: bench/fanout measured 88 KiB per idle socket with it, 49 KiB without,
         # and a 1,000-socket broadcast p99 of 265 ms with it, 135 ms without.
         "ws_per_message_deflate": False,
+        # The same limit as an HTTP body (DATA_UPLOAD_MAX_MEMORY_SIZE, the same variable): a larger
+        # message closes the socket with 1009 before anything reads it (uvicorn's default, 16 MiB,
+        # let one student make a worker parse and validate a 13 MB drawing, ~2 s, at will).
+        "ws_max_size": int(os.environ.get("PEARDECK_MAX_BODY_BYTES", 512 * 1024)),
     }
 
     async def _serve(self) -> None:

@@ -1,18 +1,29 @@
 """Question kinds: what each kind's configuration and answers look like, and how they are tallied.
 
-This is the one place that knows the kinds. Configurations and answers are checked with strict
-pydantic models (no coercion: "5" is not a number, true is not a choice index), and every
-failure becomes a DomainError naming the offending field.
+This is the one place that knows the kinds, and the one check every answer passes whichever
+transport brought it (HTTP, WebSocket, Firebase inbox). Configurations and answers are checked
+with strict pydantic models (no coercion: "5" is not a number, true is not a choice index); every
+string is valid, NUL-free Unicode and every number finite (domain.untrusted), and every failure
+becomes a DomainError naming the offending field. Tallies hold for any stored answer, the largest
+finite numbers included, without overflowing.
 """
 
 import json
 import math
-import statistics
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from domain.errors import DomainError
+from domain.untrusted import Text, printable
 
 MULTIPLE_CHOICE = "multiple_choice"
 TEXT = "text"
@@ -28,8 +39,10 @@ TEXT_LENGTH_CAP = 5000
 DRAWING_POINTS_CAP = 20_000
 DRAWING_BYTES_CAP = 256 * 1024
 HISTOGRAM_BINS = 10
+INTEGER_BINS_UP_TO = 20
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -43,7 +56,7 @@ class PublicMultipleChoiceConfig(_Strict):
     """A multiple_choice question's settings as students and the projector see them: the
     correct choices are never shown before the takeaways."""
 
-    choices: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=2, max_length=10)
+    choices: list[Annotated[Text, Field(min_length=1, max_length=200)]] = Field(min_length=2, max_length=10)
     multiple: bool = Field(default=False, description="several choices may be picked")
 
 
@@ -80,8 +93,8 @@ class TextConfig(_Strict):
 class NumberConfig(_Strict):
     """A number question's settings: optional bounds, both inclusive."""
 
-    min: Annotated[float, Field(allow_inf_nan=False)] | None = None
-    max: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    min: Finite | None = None
+    max: Finite | None = None
 
     @model_validator(mode="after")
     def _check(self):
@@ -90,11 +103,22 @@ class NumberConfig(_Strict):
         return self
 
 
+def clean_image_url(image_url: str) -> str:
+    """An image address a page may load: http(s) or a path on this site, or empty for none."""
+    image_url = image_url.strip()
+    if image_url and not image_url.startswith(("https://", "http://", "/")):
+        raise ValueError("must be an http(s) address or a path")
+    return image_url
+
+
+ImageUrl = Annotated[Text, Field(max_length=MAX_IMAGE_URL_LENGTH), AfterValidator(clean_image_url)]
+
+
 class DraggableConfig(_Strict):
     """A draggable question's settings: the image a student places a point on."""
 
     # The image the student places a point on; the prompt's image_url is used when this is empty.
-    image_url: str = Field(default="", max_length=MAX_IMAGE_URL_LENGTH)
+    image_url: ImageUrl = ""
 
 
 class DrawingConfig(_Strict):
@@ -103,13 +127,13 @@ class DrawingConfig(_Strict):
 
     max_points: int = Field(default=5000, ge=10, le=DRAWING_POINTS_CAP)
     max_bytes: int = Field(default=64 * 1024, ge=1024, le=DRAWING_BYTES_CAP)
-    background_url: str = Field(default="", max_length=MAX_IMAGE_URL_LENGTH)
+    background_url: ImageUrl = ""
 
 
 class SlideConfig(_Strict):
     """A slide's content; a slide takes no answer."""
 
-    body: str = Field(default="", max_length=TEXT_LENGTH_CAP)
+    body: Text = Field(default="", max_length=TEXT_LENGTH_CAP)
 
 
 CONFIGS: dict[str, type[_Strict]] = {
@@ -137,13 +161,14 @@ class ChoiceAnswer(_Strict):
 class TextAnswer(_Strict):
     """The answer to a text question (not blank; at most the question's max_length)."""
 
-    text: str
+    text: Text
 
 
 class NumberAnswer(_Strict):
     """The answer to a number question (within the question's min and max)."""
 
-    value: Annotated[float, Field(allow_inf_nan=False)]
+    # Any finite double; tallies stay finite however far apart the answers are (_number_summary).
+    value: Finite
 
 
 class PointAnswer(_Strict):
@@ -156,7 +181,9 @@ class PointAnswer(_Strict):
 class Stroke(_Strict):
     """One stroke of a drawing: points [x, y] in [0, 1], a colour and a width."""
 
-    points: list[Annotated[list[Unit], Field(min_length=2, max_length=2)]] = Field(min_length=1)
+    points: list[Annotated[list[Unit], Field(min_length=2, max_length=2)]] = Field(
+        min_length=1, max_length=DRAWING_POINTS_CAP
+    )
     color: str = Field(default="#000000", pattern=r"^#[0-9a-fA-F]{6}$")
     width: float = Field(default=3.0, gt=0, le=50, allow_inf_nan=False)
 
@@ -186,7 +213,8 @@ ANSWERS: dict[str, type[_Strict]] = {
 
 def _first_error(exc: ValidationError, prefix: str) -> tuple[str, str]:
     error = exc.errors()[0]
-    location = ".".join(str(part) for part in error["loc"])
+    # A location can hold a key the client made up (an unknown field): echo it back harmlessly.
+    location = ".".join(printable(part, 64) for part in error["loc"])
     field = f"{prefix}.{location}" if location else prefix
     return field, error["msg"].removeprefix("Value error, ")
 
@@ -292,6 +320,22 @@ def is_correct(kind: str, config: dict, answer: dict) -> bool | None:
     return None
 
 
+def same_answer(first: Any, second: Any) -> bool:
+    """Whether two cleaned answers are the same, one of them perhaps read back from the database
+    (which may give a float back as an integer: 1e308 as 10**308)."""
+    return _comparable(first) == _comparable(second)
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_comparable(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 def public_config(kind: str, config: dict) -> dict:
     """The configuration a student may see (PUBLIC_CONFIGS): never the correct choices."""
     shown = PUBLIC_CONFIGS[kind].model_fields
@@ -330,28 +374,55 @@ def tally(kind: str, config: dict, answers: list[dict]) -> dict:
         result["points"] = [[answer["x"], answer["y"]] for answer in answers]
     elif kind == TEXT:
         result["texts"] = [answer["text"] for answer in answers]
+    elif kind == DRAWING:
+        # The projector's gallery draws them; strokes carry no name, like texts and points.
+        result["drawings"] = [{"strokes": answer["strokes"]} for answer in answers]
     return result
 
 
-def _number_summary(values: list[float]) -> dict:
-    if not values:
+def _number_summary(stored: list) -> dict:
+    if not stored:
         return {"summary": None, "histogram": None}
-    low, high = min(values), max(values)
+    # PostgreSQL gives a stored 1e308 back as a 309-digit integer; every answer is a finite double.
+    values = sorted(float(value) for value in stored)
+    count = len(values)
+    low, high = values[0], values[-1]
+    middle = count // 2
+    # Each step divides before it adds, so nothing overflows even for answers near ±1.8e308.
+    median = values[middle] if count % 2 else values[middle - 1] / 2 + values[middle] / 2
     summary = {
-        "count": len(values),
+        "count": count,
         "min": low,
         "max": high,
-        "mean": statistics.fmean(values),
-        "median": statistics.median(values),
+        "mean": _mean(values),
+        "median": median,
     }
     if high == low:
-        return {"summary": summary, "histogram": {"edges": [low, high], "counts": [len(values)]}}
-    width = (high - low) / HISTOGRAM_BINS
-    counts = [0] * HISTOGRAM_BINS
+        return {"summary": summary, "histogram": {"edges": [low, high], "counts": [count]}}
+    if all(value.is_integer() for value in values) and high - low < INTEGER_BINS_UP_TO:
+        # Whole numbers over a short range: one bar per number, so "6" is a bar of its own and
+        # not a tenth of the range. Bar i holds low + i; its edges are the half-way marks.
+        counts = [0] * int(high - low + 1)
+        for value in values:
+            counts[int(value - low)] += 1
+        edges = [low - 0.5 + step for step in range(len(counts) + 1)]
+        return {"summary": summary, "histogram": {"edges": edges, "counts": counts, "integers": True}}
+    bins = HISTOGRAM_BINS
+    low_part, high_part = low / bins, high / bins
+    width = high_part - low_part  # a tenth of the range, which itself may not fit a double
+    counts = [0] * bins
     for value in values:
-        counts[min(math.floor((value - low) / width), HISTOGRAM_BINS - 1)] += 1
-    edges = [low + width * step for step in range(HISTOGRAM_BINS)] + [high]
+        index = math.floor((value / bins - low_part) / width) if width > 0 else 0
+        counts[min(max(index, 0), bins - 1)] += 1
+    edges = [low] + [low_part * (bins - step) + high_part * step for step in range(1, bins)] + [high]
     return {"summary": summary, "histogram": {"edges": edges, "counts": counts}}
+
+
+def _mean(values: list[float]) -> float:
+    try:
+        return math.fsum(values) / len(values)
+    except OverflowError:  # the sum of finite answers need not be finite
+        return math.fsum(value / len(values) for value in values)
 
 
 # The kinds a student answers (every kind but the slide), e.g. for the answer metrics' labels.
@@ -387,12 +458,16 @@ class NumberSummary(BaseModel):
 
 
 class Histogram(BaseModel):
-    """HISTOGRAM_BINS bins from min to max (one bin when every answer is the same)."""
+    """HISTOGRAM_BINS bins from min to max, one bin per number for whole numbers over a short
+    range (INTEGER_BINS_UP_TO), one bin when every answer is the same."""
 
     model_config = ConfigDict(extra="forbid")
 
     edges: list[float] = Field(description="bin edges, one more than counts")
     counts: list[int]
+    integers: bool = Field(
+        default=False, description="whole numbers over a short range: one bin per number, edges at the halves"
+    )
 
 
 class NumberTally(_Tally):
@@ -418,9 +493,10 @@ class PointTally(_Tally):
 
 
 class DrawingTally(_Tally):
-    """A drawing question is counted only; the drawings are in the teacher's responses."""
+    """Every drawing made for a drawing question (anonymous), for the projector's gallery."""
 
     kind: Literal["drawing"]
+    drawings: list[DrawingAnswer]
 
 
 TALLIES: dict[str, type[_Tally]] = {

@@ -1,9 +1,19 @@
+import unicodedata
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
 
 from sessions import kinds
+
+
+def display_name_key(display_name: str) -> str:
+    """The form in which two display names are the same name: Unicode's compatibility caseless
+    match (NFKC, case folding, NFKC again), so "KATE", "kate" and "\u212aate" (a Kelvin sign) are
+    one name, and "Ian" and "\u0130an" (a dotted capital I) are two. Stored beside the name and
+    held unique by the constraint, so the check before a join and the constraint cannot disagree
+    the way SQL's upper() and lower() did."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", display_name).casefold())
 
 
 class Deck(models.Model):
@@ -91,6 +101,8 @@ class Session(models.Model):
 class Student(models.Model):
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="students")
     display_name = models.CharField(max_length=40)
+    # display_name_key(display_name); folding can lengthen a name (U+FDFA is 18 letters), so text.
+    name_key = models.TextField()
     token_hash = models.CharField(max_length=64, unique=True)
     # Where this student is, when the session is student-paced.
     current_question = models.ForeignKey(
@@ -102,10 +114,9 @@ class Student(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                Lower("display_name"),
-                "session",
+                fields=["session", "name_key"],
                 condition=Q(removed_at__isnull=True),
-                name="display_name_unique_in_session",
+                name="display_name_key_unique_in_session",
             ),
         ]
         ordering = ["joined_at", "id"]

@@ -7,6 +7,7 @@ live/services.py; both announce changes through sessions/changes.py.
 from django.db import transaction
 from django.db.models import Max
 
+from domain import untrusted
 from domain.errors import DomainError
 from sessions import kinds
 from sessions.changes import question_payload, record_change
@@ -18,7 +19,7 @@ MAX_QUESTIONS_PER_DECK = 200
 
 
 def _clean_title(title: str) -> str:
-    title = title.strip()
+    title = untrusted.clean_text(title, field="title").strip()
     if not title:
         raise DomainError("invalid", "title must not be blank", field="title")
     if len(title) > 200:
@@ -49,7 +50,7 @@ def delete_deck(*, deck: Deck) -> None:
 
 
 def _clean_prompt(kind: str, prompt: str) -> str:
-    prompt = prompt.strip()
+    prompt = untrusted.clean_text(prompt, field="prompt", code="invalid_question").strip()
     if not prompt and kind != kinds.SLIDE:
         raise DomainError("invalid_question", "prompt must not be blank", field="prompt")
     if len(prompt) > kinds.MAX_PROMPT_LENGTH:
@@ -60,11 +61,11 @@ def _clean_prompt(kind: str, prompt: str) -> str:
 
 
 def _clean_image_url(image_url: str) -> str:
-    image_url = image_url.strip()
-    if image_url and not image_url.startswith(("https://", "http://", "/")):
-        raise DomainError(
-            "invalid_question", "image_url must be an http(s) address or a path", field="image_url"
-        )
+    untrusted.clean_text(image_url, field="image_url", code="invalid_question")
+    try:
+        image_url = kinds.clean_image_url(image_url)
+    except ValueError as exc:
+        raise DomainError("invalid_question", f"image_url {exc}", field="image_url") from exc
     if len(image_url) > kinds.MAX_IMAGE_URL_LENGTH:
         raise DomainError("invalid_question", "image_url is too long", field="image_url")
     return image_url

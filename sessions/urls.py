@@ -9,4 +9,5 @@ urlpatterns = [
     path("teach/decks/<int:deck_id>/", views.deck_page, name="deck"),
     path("teach/sessions/<int:session_id>/", views.dashboard_page, name="dashboard"),
     path("projector/<str:join_code>/", views.projector_page, name="projector"),
+    path("join-qr/<str:join_code>.svg", views.join_qr, name="join_qr"),
 ]

@@ -1,11 +1,13 @@
 """The pages: thin views that hand each page the ids it starts from. The pages then talk to the
 JSON API and the WebSocket through static/peardeck/client.js, the same way any client does."""
 
+import io
 import json
 
+import segno
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -13,6 +15,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from domain.errors import DomainError
 from integrations import firebase
 from sessions import selectors
+from sessions.joincodes import normalize_join_code
 
 # What must not appear raw inside a <script> element's JSON.
 _SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
@@ -76,3 +79,21 @@ def projector_page(request, join_code: str):
     """The key arrives in the URL fragment, which browsers never send, so it stays out of logs."""
     config = _client_config(app="projector", join_code=join_code.upper())
     return render(request, "pages/projector.html", {"join_code": join_code.upper(), "config": config})
+
+
+def join_qr(request, join_code: str):
+    """A QR code of the join link with the code filled in, drawn here so that no outside service
+    learns which classes run. It says nothing of whether a session has that code, so it answers
+    any well-formed code the same way and cannot be used to find open sessions."""
+    code = normalize_join_code(join_code)
+    if code is None:
+        raise Http404("Not a join code.")
+    link = request.build_absolute_uri(f"/?code={code}")
+    buffer = io.BytesIO()
+    # Medium error correction survives a projector's glare; no fixed size, so CSS scales it.
+    segno.make(link, error="m").save(
+        buffer, kind="svg", border=2, xmldecl=False, omitsize=True, title=f"QR code: join {code}"
+    )
+    response = HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

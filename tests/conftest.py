@@ -120,6 +120,14 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_student_budgets():
+    # Each student's request budget is kept in the process; one test's students are not another's.
+    from sessions.auth import STUDENT_REQUESTS
+
+    STUDENT_REQUESTS.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_firebase_app_between_tests():
     # integrations.firebase keeps its app; a test that switched Firebase on must not lend it to the next.
     yield

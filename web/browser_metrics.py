@@ -9,7 +9,6 @@ report itself is at fault). Label values only ever come from the declared lists,
 however random, can add a series.
 """
 
-import json
 import math
 from typing import Annotated, Literal, Union
 
@@ -17,6 +16,7 @@ from django.core.exceptions import RequestDataTooBig
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict, create_model
 
+from domain import untrusted
 from domain.errors import DomainError
 from observability import metrics
 from observability.browser_metrics_config import (
@@ -90,9 +90,9 @@ def _reject(reason: str) -> None:
 
 def _parse(body: bytes) -> dict:
     try:
-        report = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Refused("malformed", "body", "The request body is not valid JSON.", status=400) from exc
+        report = untrusted.loads(body)
+    except untrusted.UnreadableJson as exc:
+        raise Refused(exc.reason, "body", exc.message, status=400) from exc
     if not isinstance(report, dict):
         raise Refused("malformed", "body", "The body must be a JSON object.")
     if report.get("app") not in APPS:
@@ -131,6 +131,7 @@ def _item(app: str, index: int, item):
     labels = item.get("labels", {})
     if not isinstance(labels, dict):
         raise Refused("malformed", f"{where}.labels", "labels must be an object.")
+    labels = {**declared.defaults, **labels}
     if set(labels) != set(declared.labels):
         expected = ", ".join(declared.labels) or "none"
         raise Refused("unknown_label", f"{where}.labels", f"This metric takes the labels: {expected}.")

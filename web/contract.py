@@ -72,6 +72,7 @@ _BODY_CODES = ("malformed_json", "payload_too_large", "invalid")
 _WRITE_METHODS = {"post", "put", "patch", "delete"}
 # The scheme name of a browser login (ninja names it after django_auth's class).
 LOGIN_SCHEME = "TeacherLogin"
+STUDENT_SCHEME = "StudentToken"
 
 
 # Models of request bodies an endpoint reads itself, to be added to the document's components.
@@ -100,6 +101,8 @@ def implied_codes(method: str, operation: dict) -> list[str]:
     security = operation.get("security") or []
     if security:
         codes.append("not_authenticated")
+        if any(STUDENT_SCHEME in requirement for requirement in security):
+            codes.append("rate_limited")  # the student's request budget (sessions/auth.py)
         if method in _WRITE_METHODS and any(LOGIN_SCHEME in requirement for requirement in security):
             codes.append("csrf_failed")
     if "requestBody" in operation:

@@ -12,7 +12,8 @@
 (function () {
   "use strict";
 
-  const config = JSON.parse(document.getElementById("page-config")?.textContent || "{}");
+  // Pages without a config (sign-in, errors) carry "null".
+  const config = JSON.parse(document.getElementById("page-config")?.textContent || "null") || {};
   const FATAL_CLOSE = { 4400: "bad_request", 4401: "not_authenticated", 4403: "student_removed", 4404: "session_not_found" };
   const EVENTS_WITHOUT_SEQ_BUMP = new Set(["tallies"]);
 
@@ -152,8 +153,9 @@
 
   /* A transport factory takes the link and returns {name, start(), stop(), send(message)}.
    * It reports through the link:
-   * - link.attempt(transport, outcome): how one try to connect ended: "connected", "failed" (closed
-   *   or refused before coming up) or "timeout" (nothing within CONNECT_TIMEOUT_MS);
+   * - link.attempt(transport, outcome, labels): how one try to connect ended: "connected", "failed"
+   *   (closed or refused before coming up) or "timeout" (nothing within CONNECT_TIMEOUT_MS); labels
+   *   adds declared labels of transport_connect (Firebase: firebase_transport);
    * - link.opened(transport) / link.closed(transport, fatalCode): it is up / it went down;
    * - link.receive(message): a message in the WebSocket's vocabulary.
    * send() returns false when it cannot carry the message. */
@@ -356,9 +358,9 @@
      * would otherwise weigh fifty times in the failure ratio). */
     const bringingUp = new Set();
     let attemptsReported = 0;
-    link.attempt = (transport, outcome) => {
+    link.attempt = (transport, outcome, labels) => {
       if (bringingUp.delete(transport) && attemptsReported++ < 20) {
-        metrics.add("transport_connect", 1, { transport: transport.name, outcome });
+        metrics.add("transport_connect", 1, { transport: transport.name, outcome, ...labels });
         metrics.soon();
       }
       if (outcome !== "connected" && !link.push) {

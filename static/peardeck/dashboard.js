@@ -1,17 +1,22 @@
-/* The teacher's live dashboard: join code, roster with each answer as it arrives, the current
- * question's results, and the controls that move the class. */
+/* The teacher's live dashboard: how students join (code, link, QR), the roster with each answer
+ * and whether it is right, the current question's results, and the controls that move the class. */
 (function () {
   "use strict";
   const { api, allPages, config, connect, metrics } = window.Peardeck;
-  const { el, showError, toast, answerSummary, KIND_LABELS } = window.UI;
+  const { el, showError, toast, answerSummary, KIND_LABELS, plural } = window.UI;
   const base = `/api/sessions/${config.session_id}`;
+  const byId = (id) => document.getElementById(id);
 
   let session = null; // teacher_state
   const tallies = new Map(); // question id -> tally
-  const responses = new Map(); // "question:student" -> {id, answer, starred, student_id, question_id}
+  const responses = new Map(); // "question:student" -> {id, answer, starred, is_correct, student_id, question_id}
   const fail = (failure) => showError("dash-error", failure);
+  const namesKey = `peardeck.hide-names.${config.session_id}`;
+  let hideNames = sessionStorage.getItem(namesKey) === "1";
 
-  document.getElementById("join-address").textContent = window.UI.joinAddress();
+  const joinLink = `${location.origin}/?code=${encodeURIComponent(config.join_code)}`;
+  byId("join-address").textContent = window.UI.joinAddress();
+  byId("join-link").value = joinLink;
 
   const link = connect({
     role: "teacher",
@@ -69,13 +74,15 @@
       }
       render();
     },
+    /* The link's state, kept apart from the session's: "Connected" says nothing of whether the
+     * class has started. */
     onStatus(text, transport) {
-      const pill = document.getElementById("connection");
-      pill.textContent = text === "live" ? "● live" : transport === "polling" ? "● polling" : text;
-      pill.dataset.transport = transport;
+      const line = byId("connection");
+      line.textContent = text === "live" ? "Connected" : transport === "polling" && text === "polling" ? "Connected (slow updates)" : text.startsWith("offline") ? "Offline, reconnecting…" : "Connecting…";
+      line.dataset.link = text === "live" ? "up" : text === "polling" ? "polling" : "down";
     },
     onFatal(code) {
-      fail({ message: `Disconnected (${code}). Reload the page.` });
+      fail({ message: code === "not_authenticated" ? "You were signed out. Sign in again to keep running this session." : "The dashboard lost its link to this session. Reload the page." });
     },
   });
 
@@ -112,6 +119,19 @@
     return session && session.questions.find((q) => q.id === session.current_question_id);
   }
 
+  const STATE_LABELS = { waiting: "Waiting for students", live: "Live", ended: "Ended" };
+
+  /* What the roster and results call a student: their name, or "Student 3" while names are
+   * hidden for screen sharing (numbered by joining order, so the numbers stay put). */
+  function nameOf(student) {
+    if (!hideNames) return student.display_name;
+    return `Student ${session.students.indexOf(student) + 1}`;
+  }
+
+  function hasKey(question) {
+    return question && question.kind === "multiple_choice" && (question.config.correct || []).length > 0;
+  }
+
   function render() {
     if (!session) return;
     const question = current();
@@ -120,18 +140,23 @@
     const students = session.students.filter((s) => !s.removed);
     const ended = session.state === "ended";
     document.body.dataset.sessionState = session.state;
+    document.body.classList.toggle("names-hidden", hideNames);
+    const badge = byId("session-state");
+    badge.textContent = STATE_LABELS[session.state] || session.state;
+    badge.dataset.state = session.state;
+    byId("hide-names").setAttribute("aria-pressed", String(hideNames));
+    byId("hide-names").textContent = hideNames ? "Show names" : "Hide names";
 
     // question navigation
-    document.getElementById("question-nav").replaceChildren(
+    byId("question-nav").replaceChildren(
       ...session.questions.map((q, index) =>
         el("li", { class: q.id === session.current_question_id ? "current" : "" },
           el("button", { type: "button", class: "link", "aria-current": q.id === session.current_question_id ? "step" : false, disabled: ended || session.state === "waiting", onclick: () => act("goto", { question_id: q.id }) },
-            `${index + 1}. `, el("span", { class: "kind-dot", dataset: { kind: q.kind }, title: KIND_LABELS[q.kind] }), q.prompt || KIND_LABELS[q.kind]))),
+            `${index + 1}. `, el("span", { class: "kind-dot", dataset: { kind: q.kind }, "aria-hidden": "true" }), el("span", { class: "visually-hidden" }, `${KIND_LABELS[q.kind]}: `), q.prompt || KIND_LABELS[q.kind]))),
     );
 
     // controls
     const index = question ? session.questions.indexOf(question) : -1;
-    const byId = (id) => document.getElementById(id);
     byId("start").hidden = session.state !== "waiting";
     byId("previous").disabled = ended || index <= 0;
     byId("next").disabled = ended || session.state === "waiting" || index >= session.questions.length - 1;
@@ -146,36 +171,63 @@
 
     // the current question and its results
     byId("current-meta").textContent = ended
-      ? "Session ended"
+      ? "Session ended · students see their takeaways"
       : session.state === "waiting"
-        ? `Waiting · ${students.length} joined`
+        ? `Not started · ${plural(students.length, "student")} joined · press Go live when everyone is in`
         : `Question ${index + 1} of ${session.questions.length} · ${question ? KIND_LABELS[question.kind] : ""}${locked ? " · locked" : ""}${revealed ? " · on the projector" : ""}`;
-    byId("current-prompt").textContent = question ? question.prompt || KIND_LABELS[question.kind] : "Waiting to start";
+    byId("current-prompt").textContent = question ? question.prompt || KIND_LABELS[question.kind] : session.state === "waiting" ? "Waiting for students to join" : "No question";
     const tally = question && tallies.get(question.id);
-    byId("answered").textContent = question && question.kind !== "slide" ? `${tally ? tally.answered : 0} of ${students.length} answered` : "";
+    const answerable = question && question.kind !== "slide";
+    byId("answered").textContent = answerable ? `${tally ? tally.answered : 0} of ${students.length} answered` : "";
+    const answersHere = answerable ? students.map((s) => responses.get(`${question.id}:${s.id}`)).filter(Boolean) : [];
+    const correctSoFar = byId("correct-so-far");
+    correctSoFar.hidden = !hasKey(question) || !answersHere.length;
+    if (!correctSoFar.hidden) {
+      const right = answersHere.filter((r) => r.is_correct === true).length;
+      correctSoFar.textContent = `${right} of ${answersHere.length} correct so far (${Math.round((100 * right) / answersHere.length)}%)`;
+    }
     const named = question
-      ? students.filter((s) => responses.has(`${question.id}:${s.id}`)).map((s) => ({ ...responses.get(`${question.id}:${s.id}`), student_name: s.display_name }))
+      ? students.filter((s) => responses.has(`${question.id}:${s.id}`)).map((s) => ({ ...responses.get(`${question.id}:${s.id}`), student_name: nameOf(s) }))
       : [];
-    window.Charts.render(byId("results"), question, tally, { responses: named });
+    window.Charts.render(byId("results"), question, tally, { responses: named, hideNames });
 
     // roster
     byId("roster-count").textContent = String(students.length);
-    byId("roster").replaceChildren(
-      ...students.map((student) => {
-        const response = question && responses.get(`${question.id}:${student.id}`);
-        return el("li", { class: "roster-row" + (response ? " answered" : ""), dataset: { studentId: student.id } },
-          el("span", { class: "avatar", "aria-hidden": "true" }, student.display_name.slice(0, 1).toUpperCase()),
-          el("span", { class: "name" }, student.display_name),
-          el("span", { class: "roster-answer", "aria-label": `${student.display_name}'s answer` },
-            response && question.kind === "drawing" ? window.Charts.drawingSvg(response.answer, "mini") : null,
-            response ? answerSummary(question, response.answer) : "—"),
-          response && response.id
-            ? el("button", { type: "button", class: "icon star" + (response.starred ? " on" : ""), "aria-pressed": String(Boolean(response.starred)), "aria-label": `Star ${student.display_name}'s answer`, onclick: () => star(response) }, response.starred ? "★" : "☆")
-            : null,
-          el("button", { type: "button", class: "icon remove", "aria-label": `Remove ${student.display_name}`, disabled: ended, onclick: () => removeStudent(student) }, "✕"));
-      }),
-    );
-    if (!students.length) byId("roster").append(el("li", { class: "muted" }, "No one yet. Share the join code!"));
+    byId("roster").replaceChildren(...students.map((student) => rosterRow(student, question, ended)));
+    if (!students.length) {
+      byId("roster").append(el("li", { class: "empty-roster" }, el("p", {}, "No one has joined yet."), el("p", { class: "muted" }, "Show the QR code or the join code on the projector.")));
+    }
+  }
+
+  function rosterRow(student, question, ended) {
+    const name = nameOf(student);
+    const response = question && question.kind !== "slide" ? responses.get(`${question.id}:${student.id}`) : null;
+    const verdict = response && hasKey(question) ? (response.is_correct ? "correct" : "incorrect") : null;
+    let answer;
+    if (!question || question.kind === "slide") answer = null;
+    else if (!response) answer = el("span", { class: "no-answer" }, "No answer yet");
+    else if (question.kind === "drawing" || question.kind === "draggable") {
+      answer = [
+        question.kind === "drawing"
+          ? window.Charts.drawingSvg(response.answer, "mini", `${name}'s drawing`, question.config.background_url)
+          : window.Charts.pointThumb(question, response.answer, "mini"),
+        el("span", { class: "visually-hidden" }, answerSummary(question, response.answer)),
+      ];
+    }
+    else answer = el("span", { class: "answer-text", title: answerSummary(question, response.answer) }, answerSummary(question, response.answer));
+    return el("li", { class: "roster-row" + (response ? " answered" : "") + (verdict ? " " + verdict : ""), dataset: { studentId: student.id } },
+      el("span", { class: "avatar", "aria-hidden": "true" }, hideNames ? String(session.students.indexOf(student) + 1) : student.display_name.slice(0, 1).toUpperCase()),
+      el("div", { class: "roster-main" },
+        el("span", { class: "name" }, name),
+        el("span", { class: "roster-answer" }, answer,
+          verdict === "correct" ? el("span", { class: "verdict" }, el("span", { "aria-hidden": "true" }, "✓"), el("span", { class: "visually-hidden" }, "correct")) : null,
+          verdict === "incorrect" ? el("span", { class: "verdict" }, el("span", { "aria-hidden": "true" }, "✗"), el("span", { class: "visually-hidden" }, "incorrect")) : null)),
+      el("div", { class: "roster-actions" },
+        response && response.id
+          ? el("button", { type: "button", class: "chip star" + (response.starred ? " on" : ""), "aria-pressed": String(Boolean(response.starred)), "aria-label": `Star ${name}'s answer`, title: "Star this answer: the student sees it in their takeaways", onclick: () => star(response) },
+            el("span", { "aria-hidden": "true" }, response.starred ? "★ " : "☆ "), response.starred ? "Starred" : "Star")
+          : null,
+        el("button", { type: "button", class: "chip remove", "aria-label": `Remove ${name}`, title: "Remove from this session", disabled: ended, onclick: () => removeStudent(student) }, "Remove")));
   }
 
   async function star(response) {
@@ -190,7 +242,7 @@
   }
 
   async function removeStudent(student) {
-    if (!confirm(`Remove ${student.display_name} from this session?`)) return;
+    if (!confirm(`Remove ${nameOf(student)} from this session?`)) return;
     try {
       await api("DELETE", `${base}/students/${student.id}`); // 204: the roster changes by the event
       session = { ...session, students: session.students.map((s) => (s.id === student.id ? { ...s, removed: true } : s)) };
@@ -200,22 +252,30 @@
     }
   }
 
-  document.getElementById("start").addEventListener("click", () => act("start"));
-  document.getElementById("next").addEventListener("click", () => act("next"));
-  document.getElementById("previous").addEventListener("click", () => act("previous"));
-  document.getElementById("lock").addEventListener("click", () => {
+  function setHideNames(on) {
+    hideNames = on;
+    sessionStorage.setItem(namesKey, on ? "1" : "0");
+    render();
+    toast(on ? "Names hidden: safe to share your screen" : "Names shown");
+  }
+
+  byId("start").addEventListener("click", () => act("start"));
+  byId("next").addEventListener("click", () => act("next"));
+  byId("previous").addEventListener("click", () => act("previous"));
+  byId("lock").addEventListener("click", () => {
     const question = current();
     act(session.locked_question_ids.includes(question.id) ? "unlock" : "lock", { question_id: question.id });
   });
-  document.getElementById("reveal").addEventListener("click", () => {
+  byId("reveal").addEventListener("click", () => {
     const question = current();
     act(session.revealed_question_ids.includes(question.id) ? "hide" : "reveal", { question_id: question.id });
   });
-  document.getElementById("pacing").addEventListener("click", () => act("pacing", { pacing: session.pacing === "student" ? "instructor" : "student" }));
-  document.getElementById("end-session").addEventListener("click", () => {
+  byId("pacing").addEventListener("click", () => act("pacing", { pacing: session.pacing === "student" ? "instructor" : "student" }));
+  byId("hide-names").addEventListener("click", () => setHideNames(!hideNames));
+  byId("end-session").addEventListener("click", () => {
     if (confirm("End the session? Students will see their takeaways.")) act("end");
   });
-  document.getElementById("open-projector").addEventListener("click", async () => {
+  byId("open-projector").addEventListener("click", async () => {
     const stored = `peardeck.projector.${config.session_id}`;
     let key = sessionStorage.getItem(stored);
     if (!key) {
@@ -228,10 +288,32 @@
     }
     window.open(`/projector/${config.join_code}/#key=${encodeURIComponent(key)}`, `projector-${config.session_id}`);
   });
-  // Keyboard: ← and → move the class, L locks, R reveals (not while typing).
+
+  // Invite: the QR code (drawn by our server), the join link and a copy button.
+  const dialog = byId("invite-dialog");
+  byId("invite").addEventListener("click", () => dialog.showModal());
+  byId("copy-link").addEventListener("click", async () => {
+    const field = byId("join-link");
+    try {
+      await navigator.clipboard.writeText(joinLink);
+    } catch (denied) {
+      // Without clipboard permission the link is selected, so Ctrl+C copies it.
+      field.select();
+      byId("copy-status").textContent = "Press Ctrl+C (or ⌘C) to copy the selected link.";
+      return;
+    }
+    byId("copy-status").textContent = "Link copied. Paste it into your class chat.";
+  });
+
+  // Keyboard: ← and → move the class, L locks, R reveals, H hides names (never while typing).
   document.addEventListener("keydown", (event) => {
-    if (event.target.closest("input, textarea, select") || event.metaKey || event.ctrlKey || event.altKey) return;
-    const button = { ArrowRight: "next", ArrowLeft: "previous", l: "lock", r: "reveal" }[event.key];
-    if (button && !document.getElementById(button).disabled) document.getElementById(button).click();
+    if (event.target.closest("input, textarea, select, dialog") || event.metaKey || event.ctrlKey || event.altKey) return;
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    if (key === "h") return setHideNames(!hideNames);
+    const button = { ArrowRight: "next", ArrowLeft: "previous", l: "lock", r: "reveal" }[key];
+    if (button && !byId(button).disabled && !byId(button).hidden) {
+      event.preventDefault();
+      byId(button).click();
+    }
   });
 })();

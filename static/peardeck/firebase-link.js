@@ -7,10 +7,15 @@
  * - it listens to the session's mirrored state (peardeck's mirror/README.md, "Data layout") and
  *   hands it to the link as a full state: in a teacher-paced session the document holds everything
  *   the student's page shows; otherwise (student pacing) a change makes the link refetch over HTTP;
- * - it carries answers: {question_id, answer} written once at <inbox>/<submission id>, the outcome
- *   read from <acks>/<submission id> and handed over as "submitted" or "error", as the WebSocket
- *   does. The worker stores a replayed submission id once, so a retry over HTTP is safe.
- * It is up while the SDK says it is connected and the state has arrived.
+ * - it carries answers: {question_id, answer, at} written once at <inbox>/<submission id>, in one
+ *   update with the student's <sent> marker {id, at} (the rules take one answer per update and at
+ *   most one every 250 ms; a drawing's strokes travel as one JSON string, whose length the rules
+ *   can bound), the outcome read from <acks>/<submission id> and handed over as "submitted" or
+ *   "error", as the WebSocket does. A refused write is sent over HTTP instead; the worker stores
+ *   a replayed submission id once, so that is safe.
+ * It is up while the SDK says it is connected and the state has arrived. The SDK picks its own
+ * transport, as against real Firebase: a WebSocket, or long polling over plain HTTP when sockets
+ * fail (a filter that stops every WebSocket); the page reports which one it ended on.
  */
 (function () {
   "use strict";
@@ -20,11 +25,21 @@
   // while Firebase carries the page, a cheap conditional fetch (304 when nothing changed) runs
   // this often: a page on Firebase is never more than this far behind the truth.
   const CHECK_IN_MS = 30000;
+  // A link that comes up on long polling tries a WebSocket at once and moves there within a few
+  // round trips when it gets through; only after this long is it reported as riding long polling.
+  const TRANSPORT_SETTLE_MS = 3000;
 
   let sdk = null; // one load per page: {app, auth, database} modules
   function loadSdk(modules) {
     sdk = sdk || Promise.all([import(modules.app), import(modules.auth), import(modules.database)]).then(([app, auth, database]) => ({ app, auth, database }));
     return sdk;
+  }
+
+  /* Which transport the Firebase SDK carries the page on. The SDK says nothing about it, but its
+   * long polling keeps a hidden frame (<database>/.lp?dframe=...) in the page exactly while it is
+   * open: it removes the frame when it closes, and closes when a WebSocket takes over. */
+  function sdkTransport() {
+    return document.querySelector('iframe[src*="/.lp?"]') ? "long_polling" : "websocket";
   }
 
   registerTransport("firebase", firebaseTransport, (config, options) => Boolean(config.firebase_sdk && options.firebase));
@@ -58,23 +73,41 @@
     let stateArrived = false;
     let outcome = null;
     let deadline = null;
+    let settling = null; // the wait for the SDK's transport to settle before "connected" is reported
     let retryTimer = null;
     let checkIn = null;
     let failures = 0;
     let listeners = [];
 
-    function settle(result) {
+    function settle(result, labels) {
       if (outcome) return;
       outcome = result;
       clearTimeout(deadline);
-      link.attempt(api_, result);
+      if (settling) clearTimeout(settling.timer);
+      settling = null;
+      link.attempt(api_, result, labels);
+    }
+
+    /* "connected", labelled with the SDK's transport once it has settled (a WebSocket at once; long
+     * polling once it has had TRANSPORT_SETTLE_MS to move to one); `now` reports what it is on now. */
+    function settleConnected(now) {
+      if (outcome) return;
+      clearTimeout(deadline);
+      const via = sdkTransport();
+      const waited = settling ? performance.now() - settling.since : 0;
+      if (now || via === "websocket" || waited >= TRANSPORT_SETTLE_MS) {
+        settle("connected", { firebase_transport: via });
+        return;
+      }
+      const since = settling ? settling.since : performance.now();
+      settling = { since, timer: setTimeout(() => settleConnected(false), 250) };
     }
 
     function update() {
       const nowUp = running && connected && stateArrived;
       if (nowUp && !up) {
         up = true;
-        settle("connected");
+        settleConnected(false);
         checkIn = setInterval(() => link.refetch(), CHECK_IN_MS);
         link.opened(api_);
       } else if (!nowUp && up) {
@@ -110,10 +143,6 @@
           await authSdk.signInWithCustomToken(auth, credentials.token);
         }
       }
-      // Against an emulator (our stand-in speaks only the WebSocket protocol), never fall back to
-      // the SDK's long polling. Real Firebase keeps it: behind a filter that stops WebSockets it
-      // is what still gets through.
-      if (credentials.emulator) dbSdk.forceWebSockets();
       const db = dbSdk.getDatabase(app, credentials.config.databaseURL);
       if (credentials.emulator) {
         try {
@@ -185,6 +214,7 @@
     }
 
     function stop() {
+      if (settling) settleConnected(true); // before goOffline closes the SDK's transport
       running = false;
       clearTimeout(deadline);
       clearTimeout(retryTimer);
@@ -214,7 +244,15 @@
         if (ack.status === "stored") link.receive({ type: "submitted", submission_id: id, question_id: ack.question_id, version: ack.version });
         else link.receive({ type: "error", submission_id: id, code: ack.code, message: ack.message, field: ack.field || null });
       });
-      dbSdk.set(dbSdk.ref(db, `${credentials.paths.inbox}/${id}`), { question_id: message.question_id, answer: message.answer }).catch(() => {
+      const at = dbSdk.serverTimestamp();
+      let answer = message.answer;
+      if (answer && Array.isArray(answer.strokes)) answer = { ...answer, strokes: JSON.stringify(answer.strokes) };
+      const entry = { question_id: message.question_id, answer, at };
+      const paths = credentials.paths;
+      dbSdk.update(dbSdk.ref(db), {
+        [`${paths.inbox}/${id}`.replace(/^\//, "")]: entry,
+        [paths.sent.replace(/^\//, "")]: { id, at },
+      }).catch(() => {
         // Refused or lost: the page sends the same submission over HTTP instead.
         if (answered) return;
         answered = true;

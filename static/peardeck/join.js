@@ -13,6 +13,11 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     window.UI.showError("join-error", null);
+    if (!code.value.trim() || !name.value.trim()) {
+      window.UI.showError("join-error", { message: code.value.trim() ? "Type your name, so your teacher knows who you are." : "Type the join code from the board." });
+      (code.value.trim() ? name : code).focus();
+      return;
+    }
     const button = form.querySelector("button");
     button.disabled = true;
     try {
@@ -21,7 +26,7 @@
       sessionStorage.setItem("peardeck.student", JSON.stringify({ token: joined.token, code: joined.state.join_code, name: joined.student.display_name, firebase: joined.firebase }));
       location.assign("/s/");
     } catch (failure) {
-      window.UI.showError("join-error", failure);
+      window.UI.showError("join-error", { message: window.UI.studentMessage(failure) });
       (failure.field === "display_name" ? name : code).focus();
       button.disabled = false;
     }

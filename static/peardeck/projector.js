@@ -1,14 +1,15 @@
-/* The projector: big join code, the current question, anonymous results once revealed. It
- * never receives names (the server decides that; see live/documents.py). */
+/* The projector: the way in (address, code, QR), the current question, and anonymous results once
+ * revealed, readable from the back of the room. It never receives names (the server decides
+ * that; see live/documents.py). */
 (function () {
   "use strict";
   const { config, connect, metrics } = window.Peardeck;
-  const { el, KIND_LABELS } = window.UI;
+  const { el, KIND_LABELS, plural } = window.UI;
   const key = new URLSearchParams(location.hash.slice(1)).get("key") || "";
   const stage = document.getElementById("projector-stage");
   let view = null; // projector_state
 
-  document.getElementById("join-address").textContent = window.UI.joinAddress();
+  document.querySelectorAll(".join-address").forEach((node) => (node.textContent = window.UI.joinAddress()));
 
   if (!key) {
     stage.replaceChildren(el("p", { class: "error" }, "Open the projector from the teacher's dashboard."));
@@ -65,7 +66,25 @@
     },
   });
 
+  function lobby() {
+    return el("div", { class: "lobby" },
+      el("img", { class: "lobby-qr", src: document.querySelector(".join-qr").getAttribute("src"), alt: `QR code: scan it to join with code ${config.join_code}` }),
+      el("div", { class: "lobby-text" },
+        el("h1", { class: "projector-title" }, "Join now!"),
+        el("p", {}, "Scan the code with your phone, or go to"),
+        el("p", { class: "lobby-address" }, window.UI.joinAddress()),
+        el("p", {}, "and type the code"),
+        el("p", { class: "code huge" }, config.join_code),
+        el("p", { class: "lobby-count" }, view.students ? `${plural(view.students, "student")} in. We'll start in a moment.` : "We'll start in a moment.")));
+  }
+
+  let shown = ""; // what the screen shows now: an event that changes none of it redraws nothing
+
   function render() {
+    const showing = JSON.stringify([view.state, view.question, view.revealed, view.locked, view.tally, view.students]);
+    if (showing === shown) return;
+    shown = showing;
+    document.body.dataset.state = view.state;
     document.getElementById("student-count").textContent = `${view.students} joined`;
     const question = view.question;
     if (view.state === "ended") {
@@ -73,20 +92,23 @@
       return;
     }
     if (view.state === "waiting" || !question) {
-      stage.replaceChildren(el("h1", { class: "projector-title" }, "Join now — we'll start in a moment"));
+      stage.replaceChildren(lobby());
       return;
     }
     const results = el("div", { class: "results projector-results", id: "projector-results" });
-    if (question.kind !== "slide") {
-      if (view.revealed) window.Charts.render(results, question, view.tally);
-      else results.append(el("p", { class: "muted waiting-results" }, view.locked ? "Answers are locked" : "Answer on your device"));
-    } else {
+    let meta = KIND_LABELS[question.kind];
+    if (question.kind === "slide") {
       window.Charts.render(results, question, null);
+    } else if (view.revealed) {
+      const answered = view.tally ? view.tally.answered : 0;
+      meta += ` · ${answered} of ${view.students} answered`;
+    } else {
+      meta += view.locked ? " · answers locked" : "";
+      results.append(el("p", { class: "waiting-results" }, view.locked ? "Answers are locked" : "Answer on your device"));
     }
-    stage.replaceChildren(
-      el("p", { class: "muted" }, KIND_LABELS[question.kind], view.revealed && view.tally ? ` · ${view.tally.answered} answered` : ""),
-      el("h1", { class: "projector-title" }, question.prompt),
-      results,
-    );
+    stage.replaceChildren(el("p", { class: "projector-meta" }, meta), el("h1", { class: "projector-title" }, question.prompt), results);
+    if (question.kind !== "slide" && view.revealed) window.Charts.render(results, question, view.tally);
   }
+
+  window.addEventListener("resize", () => window.Charts.fit(stage));
 })();

@@ -154,7 +154,7 @@
       } else if (failure.code === "student_removed") {
         removed();
       } else {
-        setStatus("error", `Not sent: ${failure.message || "try again"}`);
+        setStatus("error", `Not sent. ${window.UI.studentMessage(failure, question)}`);
       }
     }
   }
@@ -202,7 +202,7 @@
         render();
         await link.refetch(true); // a state request sent before the move must not have the last word
       } catch (failure) {
-        setStatus("error", failure.message);
+        setStatus("error", window.UI.studentMessage(failure, view.question));
       }
     };
     return el("nav", { class: "pacing", "aria-label": "Your pace" },
@@ -257,7 +257,9 @@
       box.value = (answer && answer.text) || "";
       const counter = el("span", { class: "muted small" }, `${box.value.length}/${max}`);
       box.addEventListener("input", () => (counter.textContent = `${box.value.length}/${max}`));
-      body.append(box, counter, sendButton(locked, () => box.value.trim() && submit({ text: box.value.trim() })));
+      const send = () => (box.value.trim() ? submit({ text: box.value.trim() }) : setStatus("error", "Write something first, then send it."));
+      box.addEventListener("keydown", (event) => event.key === "Enter" && (event.ctrlKey || event.metaKey) && send());
+      body.append(box, el("p", { class: "muted small hint" }, counter, " · Ctrl+Enter sends"), sendButton(locked, send));
     },
     number(body, question, answer, locked) {
       const input = el("input", { id: "number-answer", type: "number", inputmode: "decimal", step: "any", min: question.config.min, max: question.config.max, disabled: locked, "aria-labelledby": "prompt" });
@@ -272,10 +274,11 @@
     draggable(body, question, answer, locked) {
       let point = answer ? [answer.x, answer.y] : null;
       const marker = el("span", { class: "pin", "aria-hidden": "true" });
+      const image = window.Charts.imageOf(question);
       const board = el(
         "div",
-        { class: "drag-board" + (locked ? " locked" : ""), tabindex: locked ? -1 : 0, role: "application", "aria-label": "Tap to place your point. Arrow keys move it; Enter sends." },
-        window.Charts.imageOf(question) ? el("img", { src: window.Charts.imageOf(question), alt: "", draggable: "false" }) : null,
+        { class: "drag-board" + (locked ? " locked" : "") + (image ? "" : " no-image"), tabindex: locked ? -1 : 0, role: "application", "aria-label": "Your point on the picture", "aria-describedby": "drag-help" },
+        image ? el("img", { src: image, alt: "", draggable: "false" }) : null,
         marker,
       );
       const place = (x, y) => {
@@ -304,14 +307,22 @@
           submit({ x: point[0], y: point[1] });
         }
       });
-      body.append(board);
+      body.append(board, el("p", { id: "drag-help", class: "muted small hint" }, "Tap the picture to place your point. Keyboard: arrow keys move it, Enter sends."));
     },
     drawing(body, question, answer, locked) {
       const strokes = answer ? JSON.parse(JSON.stringify(answer.strokes || [])) : [];
-      const canvas = el("canvas", { class: "drawing-canvas", width: 600, height: 450, "aria-label": "Drawing area" });
+      const background = question.config && question.config.background_url;
+      const canvas = el("canvas", {
+        class: "drawing-canvas", width: 600, height: 450, tabindex: locked ? -1 : 0, role: "application",
+        "aria-label": "Drawing area", "aria-describedby": "draw-help",
+        style: background ? `background-image:url("${encodeURI(background)}")` : false,
+      });
       const ctx = canvas.getContext("2d");
       let color = "#1f2937";
       let current = null;
+      // The keyboard's pen: where it is, and whether it is down (drawing) or up (moving).
+      let pen = [0.5, 0.5];
+      const penState = el("span", { class: "visually-hidden", "aria-live": "polite" });
       const redraw = () => {
         ctx.clearRect(0, 0, canvas.width, canvas.height);
         ctx.lineCap = ctx.lineJoin = "round";
@@ -320,13 +331,31 @@
           ctx.lineWidth = stroke.width * 2;
           ctx.beginPath();
           stroke.points.forEach(([x, y], i) => (i ? ctx.lineTo(x * canvas.width, y * canvas.height) : ctx.moveTo(x * canvas.width, y * canvas.height)));
+          if (stroke.points.length === 1) ctx.lineTo(stroke.points[0][0] * canvas.width + 0.1, stroke.points[0][1] * canvas.height);
+          ctx.stroke();
+        }
+        if (canvas.matches(":focus-visible") && !locked) {
+          ctx.lineWidth = 2;
+          ctx.strokeStyle = current ? color : "#6b7280";
+          ctx.beginPath();
+          ctx.arc(pen[0] * canvas.width, pen[1] * canvas.height, current ? 6 : 10, 0, 2 * Math.PI);
           ctx.stroke();
         }
       };
+      const clamp = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
       const at = (event) => {
         const box = canvas.getBoundingClientRect();
-        const clamp = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
         return [clamp((event.clientX - box.left) / box.width), clamp((event.clientY - box.top) / box.height)];
+      };
+      const finish = () => {
+        if (current && current.points.length > 1) strokes.push(current);
+        current = null;
+        redraw();
+      };
+      const send = () => {
+        finish();
+        if (strokes.length) submit({ strokes });
+        else setStatus("error", "Draw something first, then send it.");
       };
       if (!locked) {
         canvas.addEventListener("pointerdown", (event) => {
@@ -338,23 +367,50 @@
           current.points.push(at(event));
           redraw();
         });
-        const finish = () => {
-          if (current && current.points.length > 1) strokes.push(current);
-          current = null;
-          redraw();
-        };
         canvas.addEventListener("pointerup", finish);
         canvas.addEventListener("pointercancel", finish);
+        canvas.addEventListener("focus", redraw);
+        canvas.addEventListener("blur", redraw);
+        canvas.addEventListener("keydown", (event) => {
+          const step = event.shiftKey ? 0.1 : 0.025;
+          const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+          if (moves[event.key]) {
+            event.preventDefault();
+            pen = [clamp(pen[0] + moves[event.key][0]), clamp(pen[1] + moves[event.key][1])];
+            if (current) current.points.push(pen);
+            redraw();
+          } else if (event.key === " ") {
+            event.preventDefault();
+            if (current) {
+              finish();
+              penState.textContent = "Pen up";
+            } else {
+              current = { points: [pen], color, width: 3 };
+              penState.textContent = "Pen down: arrow keys draw";
+              redraw();
+            }
+          } else if (event.key === "Enter") {
+            event.preventDefault();
+            send();
+          }
+        });
       }
+      const COLOURS = [["Black", "#1f2937"], ["Red", "#dc2626"], ["Blue", "#2563eb"], ["Green", "#16a34a"], ["Orange", "#d97706"]];
       const palette = el("div", { class: "palette", role: "group", "aria-label": "Colour" },
-        ["#1f2937", "#dc2626", "#2563eb", "#16a34a", "#f59e0b"].map((swatch) =>
-          el("button", { type: "button", class: "swatch", style: `background:${swatch}`, "aria-label": `Colour ${swatch}`, disabled: locked, onclick: () => (color = swatch) })));
+        COLOURS.map(([name, swatch]) =>
+          el("button", {
+            type: "button", class: "swatch", style: `background:${swatch}`, "aria-label": name, "aria-pressed": String(swatch === color), disabled: locked,
+            onclick: (event) => {
+              color = swatch;
+              palette.querySelectorAll(".swatch").forEach((b) => b.setAttribute("aria-pressed", String(b === event.currentTarget)));
+            },
+          })));
       const tools = el("div", { class: "tools" },
         palette,
         el("button", { type: "button", disabled: locked, onclick: () => { strokes.pop(); redraw(); } }, "Undo"),
         el("button", { type: "button", disabled: locked, onclick: () => { strokes.length = 0; redraw(); } }, "Clear"),
-        sendButton(locked, () => strokes.length && submit({ strokes })));
-      body.append(canvas, tools);
+        sendButton(locked, send));
+      body.append(canvas, el("p", { id: "draw-help", class: "muted small hint" }, "Draw with your finger or mouse. Keyboard: arrow keys move the pen, Space puts it down or lifts it, Enter sends."), penState, tools);
       redraw();
     },
     slide(body, question) {
@@ -362,23 +418,58 @@
     },
   };
 
+  /* Your answer as you gave it: the choice, the words, the number, the point on the picture,
+   * the drawing itself. */
+  function answerView(question, answer) {
+    switch (question.kind) {
+      case "multiple_choice":
+        return el("p", { class: "your-answer" }, el("span", { class: "muted" }, "You chose "), el("strong", {}, answerSummary(question, answer)));
+      case "text":
+        return el("blockquote", { class: "your-answer" }, answer.text);
+      case "number":
+        return el("p", { class: "your-answer" }, el("span", { class: "muted" }, "You said "), el("strong", { class: "big-number" }, answerSummary(question, answer)));
+      case "draggable":
+        return window.Charts.pointThumb(question, answer, "takeaway-board");
+      case "drawing":
+        return window.Charts.drawingSvg(answer, "takeaway-drawing", "Your drawing", question.config && question.config.background_url);
+      default:
+        return null;
+    }
+  }
+
   async function renderTakeaways() {
     link.close();
     setStatus("", "");
+    // The class is over: the pill no longer speaks of a link that was closed on purpose.
+    const pill = document.getElementById("connection");
+    pill.textContent = "Class ended";
+    pill.dataset.transport = "";
     stage.replaceChildren(el("div", { class: "card center" }, el("h1", {}, "That's the end of the session"), el("p", { class: "muted" }, "Loading your takeaways…")));
     try {
       const data = await api("GET", "/api/student/takeaways", undefined, { token: saved.token });
+      const questions = data.takeaways.filter((t) => t.question.kind !== "slide");
+      const answered = questions.filter((t) => t.answer).length;
+      const graded = questions.filter((t) => (t.question.config.correct || []).length);
+      const right = graded.filter((t) => t.is_correct === true).length;
+      const starred = questions.filter((t) => t.starred).length;
+      const score = el("section", { class: "card score", "aria-label": "Your score" },
+        graded.length ? el("p", { class: "score-big" }, el("strong", {}, `${right} of ${graded.length}`), " right") : null,
+        el("p", {}, `You answered ${answered} of ${questions.length} ${questions.length === 1 ? "question" : "questions"}.`),
+        starred ? el("p", { class: "star" }, `★ Your teacher starred ${starred === 1 ? "one of your answers" : `${starred} of your answers`}.`) : null);
       const list = el("ol", { class: "takeaways" },
-        data.takeaways.filter((t) => t.question.kind !== "slide").map((t) =>
-          el("li", { class: "card takeaway" + (t.starred ? " starred" : "") },
+        questions.map((t) => {
+          const correct = (t.question.config.correct || []).map((i) => t.question.config.choices[i]).join(", ");
+          return el("li", { class: "card takeaway" + (t.starred ? " starred" : "") + (t.is_correct === true ? " right" : t.is_correct === false ? " wrong" : "") },
+            el("p", { class: "muted small" }, window.UI.KIND_LABELS[t.question.kind]),
             el("h2", {}, t.question.prompt),
-            el("p", {}, t.answer ? el("strong", {}, "You said: ", answerSummary(t.question, t.answer) || "(drawing)") : el("span", { class: "muted" }, "No answer")),
-            t.is_correct === true ? el("p", { class: "correct" }, "✓ Correct") : null,
-            t.is_correct === false ? el("p", { class: "incorrect" }, "✗ Not quite: " + (t.question.config.correct || []).map((i) => t.question.config.choices[i]).join(", ")) : null,
-            t.starred ? el("p", { class: "star" }, "★ Your teacher starred this answer") : null)));
-      stage.replaceChildren(el("section", { class: "takeaways-page" }, el("h1", {}, "Your takeaways · ", data.session.deck.title), list));
+            t.answer ? answerView(t.question, t.answer) : el("p", { class: "muted" }, "You didn't answer this one."),
+            t.is_correct === true ? el("p", { class: "verdict-right" }, "✓ Correct") : null,
+            t.is_correct === false ? el("p", { class: "verdict-wrong" }, "✗ Not quite. The answer: ", el("strong", {}, correct)) : null,
+            t.starred ? el("p", { class: "star" }, "★ Your teacher starred this answer") : null);
+        }));
+      stage.replaceChildren(el("section", { class: "takeaways-page" }, el("h1", {}, "Your takeaways · ", data.session.deck.title), score, list));
     } catch (failure) {
-      stage.replaceChildren(el("div", { class: "card center" }, el("h1", {}, "The session has ended."), el("p", { class: "error" }, failure.message)));
+      stage.replaceChildren(el("div", { class: "card center" }, el("h1", {}, "The session has ended."), el("p", { class: "error" }, window.UI.studentMessage(failure))));
     }
   }
 })();

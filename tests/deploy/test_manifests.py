@@ -295,12 +295,23 @@ def test_peardeck_pods_read_secrets_from_mounted_files_and_write_only_to_empty_d
     assert multiproc in {m["mountPath"] for m in container["volumeMounts"]}
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_uvicorn_trusts_forwarded_headers_only_from_the_load_balancer(rendered, overlay):
+    objects = rendered[overlay]
+    config = find_by_prefix(objects, "ConfigMap", "peardeck-config")["data"]
+    policy = find(objects, "NetworkPolicy", "peardeck-web-from-load-balancer")["spec"]
+    admitted = [source["ipBlock"]["cidr"] for rule in policy["ingress"] for source in rule["from"]]
+    assert config["FORWARDED_ALLOW_IPS"].split(",") == admitted
+    assert "*" not in config["FORWARDED_ALLOW_IPS"]
+
+
 @pytest.mark.parametrize("overlay", ["staging", "production"])
 def test_long_lived_environments_use_https_and_managed_datastores(rendered, overlay):
     objects = rendered[overlay]
     config = find_by_prefix(objects, "ConfigMap", "peardeck-config")["data"]
     assert config["PEARDECK_HTTPS"] == "true"
-    assert config["TRUSTED_PROXY_COUNT"] == "1"
+    # Google's load balancer appends `<client>, <lb>`: the client is the second entry from the right.
+    assert config["TRUSTED_PROXY_COUNT"] == "2"
     assert "DATABASE_URL" not in config and "REDIS_URL" not in config
     assert not [o for o in objects if o["kind"] in {"StatefulSet", "Secret"}], "secrets are made out of band"
     host = find(objects, "Ingress", "peardeck-web")["spec"]["rules"][0]["host"]

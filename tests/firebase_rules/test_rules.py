@@ -23,7 +23,26 @@ TEACHER = {"uid": "teacher-1", "token": {"session": "12", "role": "teacher"}}
 PROJECTOR = {"uid": "projector-12", "token": {"session": "12", "role": "projector"}}
 ANONYMOUS = None
 
-ANSWER = {"question_id": 31, "answer": {"choices": [1]}}
+NOW = 1_700_000_000_000  # the server's clock in the rules, in milliseconds
+SERVER_TIME = {".sv": "timestamp"}
+ANSWER = {"question_id": 31, "answer": {"choices": [1]}, "at": SERVER_TIME}
+DRAWING = '[{"points":[[0.1,0.2],[0.3,0.4]],"color":"#000000","width":2}]'
+
+
+def sending(
+    session: str, uid: str, submission: str, entry: dict | None = None, *, marker: dict | None = None
+) -> dict:
+    """The one multi-path update a page writes per answer: the entry, and the student's `sent`
+    marker naming it (the rules let the marker move at most every 250 ms)."""
+    return {
+        f"inbox/{session}/{uid}/{submission}": ANSWER if entry is None else entry,
+        f"sent/{session}/{uid}": marker if marker is not None else {"id": submission, "at": SERVER_TIME},
+    }
+
+
+def answer(value) -> dict:
+    return {"question_id": 31, "answer": value, "at": SERVER_TIME}
+
 
 DATA = {
     "sessions": {
@@ -34,21 +53,35 @@ DATA = {
             "removed": {"student-6": True},
         },
         "13": {"seq": 2, "state": "live"},
+        "14": {"seq": 9, "state": "ended"},
+        "15": {"seq": 1, "state": "waiting"},
     },
     "inbox": {
         "12": {
-            "student-7": {"sent-before": ANSWER},
-            "student-8": {"wanda-1": {"question_id": 31, "answer": {"text": "secret"}}},
+            "student-7": {"sent-before": {**ANSWER, "at": NOW - 60_000}},
+            "student-8": {"wanda-1": {"question_id": 31, "answer": {"text": "secret"}, "at": NOW - 60_000}},
+        }
+    },
+    # Wanda sent her last answer 100 ms ago; Arnold a minute ago.
+    "sent": {
+        "12": {
+            "student-7": {"id": "sent-before", "at": NOW - 60_000},
+            "student-8": {"id": "wanda-1", "at": NOW - 100},
         }
     },
     "acks": {
         "12": {
             "student-7": {"a1": {"status": "stored", "version": 1}},
             "student-8": {"w1": {"status": "stored", "version": 1}},
+            "student-6": {"r1": {"status": "stored", "version": 1}},
         }
     },
     "probes": {"europe-west1": {"nonce": "x"}},
 }
+
+ENDED = {"uid": "student-10", "token": {"session": "14", "role": "student"}}
+WAITING = {"uid": "student-11", "token": {"session": "15", "role": "student"}}
+CLEARED = {"uid": "student-12", "token": {"session": "16", "role": "student"}}  # no document left
 
 # (sentence, auth, operation, path, value, allowed)
 CASES = [
@@ -61,6 +94,14 @@ CASES = [
     ("a teacher token cannot read a session's state", TEACHER, "read", "/sessions/12", None, False),
     ("a projector token cannot read a session's state", PROJECTOR, "read", "/sessions/12", None, False),
     ("a student reads their own acknowledgements", ARNOLD, "read", "/acks/12/student-7", None, True),
+    (
+        "a removed student cannot read even their own acknowledgements",
+        REMOVED,
+        "read",
+        "/acks/12/student-6",
+        None,
+        False,
+    ),
     (
         "a student cannot read another student's acknowledgements",
         ARNOLD,
@@ -79,6 +120,7 @@ CASES = [
         False,
     ),
     ("a student cannot read the session's whole inbox", ARNOLD, "read", "/inbox/12", None, False),
+    ("a student cannot read when others last sent", ARNOLD, "read", "/sent/12", None, False),
     ("a teacher token cannot read the students' answers", TEACHER, "read", "/inbox/12", None, False),
     (
         "a projector token cannot read the students' answers",
@@ -91,53 +133,241 @@ CASES = [
     ("an anonymous client cannot read the students' answers", ANONYMOUS, "read", "/inbox/12", None, False),
     ("nobody reads the root", ARNOLD, "read", "/", None, False),
     ("a student cannot read the probe's node", ARNOLD, "read", "/probes/europe-west1", None, False),
-    # writes
+    # answers: the entry and the sent marker, in one update
+    ("a student sends a well-formed answer", ARNOLD, "update", "/", sending("12", "student-7", "s-1"), True),
     (
-        "a student writes a well-formed answer into their own inbox",
+        "an answer written alone, without its sent marker, is refused",
         ARNOLD,
         "write",
         "/inbox/12/student-7/s-1",
         ANSWER,
+        False,
+    ),
+    (
+        "a marker naming another submission does not carry the answer",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "s-1", marker={"id": "s-2", "at": SERVER_TIME}),
+        False,
+    ),
+    (
+        "two answers in one update are refused whole (no flood in one write)",
+        ARNOLD,
+        "update",
+        "/",
+        {**sending("12", "student-7", "s-1"), "inbox/12/student-7/s-2": ANSWER},
+        False,
+    ),
+    (
+        "an answer 100 ms after the student's last one is refused",
+        WANDA,
+        "update",
+        "/",
+        sending("12", "student-8", "wanda-2"),
+        False,
+    ),
+    (
+        "an answer 250 ms after the student's last one is allowed",
+        WANDA,
+        "update",
+        "/",
+        sending("12", "student-8", "wanda-2"),
+        True,
+        NOW + 150,
+    ),
+    (
+        "a marker with a time the client made up is refused",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "s-1", marker={"id": "s-1", "at": NOW + 10_000}),
+        False,
+    ),
+    (
+        "an entry with a time the client made up is refused",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "s-1", {**ANSWER, "at": NOW - 1}),
+        False,
+    ),
+    ("a student cannot delete their sent marker", WANDA, "write", "/sent/12/student-8", None, False),
+    (
+        "a student cannot set another student's sent marker",
+        ARNOLD,
+        "write",
+        "/sent/12/student-8",
+        {"id": "x", "at": SERVER_TIME},
+        False,
+    ),
+    (
+        "a student sends every kind of answer shape the backend accepts",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "s-2", answer({"strokes": DRAWING})),
         True,
     ),
     (
-        "a student writes every kind of answer shape the backend accepts",
+        "a text answer of 5000 characters is allowed",
         ARNOLD,
-        "write",
-        "/inbox/12/student-7/s-2",
-        {"question_id": 33, "answer": {"strokes": [{"points": [[0.1, 0.2]], "color": "#000", "width": 2}]}},
+        "update",
+        "/",
+        sending("12", "student-7", "t-1", answer({"text": "x" * 5000})),
         True,
+    ),
+    (
+        "a text answer of 5001 characters is refused",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "t-2", answer({"text": "x" * 5001})),
+        False,
+    ),
+    (
+        "a number answer is allowed",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "n-1", answer({"value": -1e308})),
+        True,
+    ),
+    (
+        "a number answer that is text is refused",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "n-2", answer({"value": "7"})),
+        False,
+    ),
+    (
+        "a point on the image is allowed",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "p-1", answer({"x": 0, "y": 1})),
+        True,
+    ),
+    (
+        "a point off the image is refused",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "p-2", answer({"x": 0.5, "y": 1.5})),
+        False,
+    ),
+    (
+        "ten choices are allowed",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "c-1", answer({"choices": list(range(10))})),
+        True,
+    ),
+    (
+        "eleven choices are refused",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "c-2", answer({"choices": list(range(11))})),
+        False,
+    ),
+    (
+        "a choice index past 9 is refused",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "c-3", answer({"choices": [10]})),
+        False,
+    ),
+    (
+        "a fractional choice is refused",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "c-4", answer({"choices": [0.5]})),
+        False,
+    ),
+    (
+        "a drawing of 256 KiB is allowed",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "d-1", answer({"strokes": "x" * 262_144})),
+        True,
+    ),
+    (
+        "a drawing over 256 KiB is refused",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "d-2", answer({"strokes": "x" * 262_145})),
+        False,
+    ),
+    (
+        "a drawing as a tree of strokes and points (of unbounded size) is refused",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "d-3", answer({"strokes": [{"points": [[0.1, 0.2]]}]})),
+        False,
+    ),
+    (
+        "an answer with a field no kind has is refused",
+        ARNOLD,
+        "update",
+        "/",
+        sending("12", "student-7", "o-1", answer({"text": "x", "padding": "y" * 1000})),
+        False,
     ),
     (
         "a removed student cannot write an answer",
         REMOVED,
-        "write",
-        "/inbox/12/student-6/s-1",
-        ANSWER,
+        "update",
+        "/",
+        sending("12", "student-6", "s-1"),
+        False,
+    ),
+    ("no answer goes into an ended session", ENDED, "update", "/", sending("14", "student-10", "s-1"), False),
+    (
+        "no answer goes into a session that has not started",
+        WAITING,
+        "update",
+        "/",
+        sending("15", "student-11", "s-1"),
+        False,
+    ),
+    (
+        "no answer goes into a session already cleared from Firebase",
+        CLEARED,
+        "update",
+        "/",
+        sending("16", "student-12", "s-1"),
         False,
     ),
     (
         "a student cannot write into another student's inbox",
         ARNOLD,
-        "write",
-        "/inbox/12/student-8/s-1",
-        ANSWER,
+        "update",
+        "/",
+        sending("12", "student-8", "s-1"),
         False,
     ),
     (
         "a student cannot write into their uid's inbox in another session",
         PHOEBE,
-        "write",
-        "/inbox/12/student-9/s-1",
-        ANSWER,
+        "update",
+        "/",
+        sending("12", "student-9", "s-1"),
         False,
     ),
     (
         "a student cannot overwrite an answer already in the inbox",
         ARNOLD,
-        "write",
-        "/inbox/12/student-7/sent-before",
-        ANSWER,
+        "update",
+        "/",
+        sending("12", "student-7", "sent-before"),
         False,
     ),
     (
@@ -159,74 +389,81 @@ CASES = [
     (
         "an anonymous client cannot write an answer",
         ANONYMOUS,
-        "write",
-        "/inbox/12/student-7/s-1",
-        ANSWER,
+        "update",
+        "/",
+        sending("12", "student-7", "s-1"),
         False,
     ),
-    ("a teacher token cannot write an answer", TEACHER, "write", "/inbox/12/teacher-1/s-1", ANSWER, False),
+    (
+        "a teacher token cannot write an answer",
+        TEACHER,
+        "update",
+        "/",
+        sending("12", "teacher-1", "s-1"),
+        False,
+    ),
     (
         "a projector token cannot write an answer",
         PROJECTOR,
-        "write",
-        "/inbox/12/projector-12/s-1",
-        ANSWER,
+        "update",
+        "/",
+        sending("12", "projector-12", "s-1"),
         False,
     ),
     (
         "an answer without its answer is refused",
         ARNOLD,
-        "write",
-        "/inbox/12/student-7/s-4",
-        {"question_id": 31},
+        "update",
+        "/",
+        sending("12", "student-7", "s-4", {"question_id": 31, "at": SERVER_TIME}),
         False,
     ),
     (
         "an answer without a question is refused",
         ARNOLD,
-        "write",
-        "/inbox/12/student-7/s-5",
-        {"answer": {"text": "x"}},
+        "update",
+        "/",
+        sending("12", "student-7", "s-5", {"answer": {"text": "x"}, "at": SERVER_TIME}),
         False,
     ),
     (
         "an answer whose question_id is text is refused",
         ARNOLD,
-        "write",
-        "/inbox/12/student-7/s-6",
-        {"question_id": "31", "answer": {"text": "x"}},
+        "update",
+        "/",
+        sending("12", "student-7", "s-6", {"question_id": "31", "answer": {"text": "x"}, "at": SERVER_TIME}),
         False,
     ),
     (
         "an answer whose question_id is a fraction is refused",
         ARNOLD,
-        "write",
-        "/inbox/12/student-7/s-7",
-        {"question_id": 31.5, "answer": {"text": "x"}},
+        "update",
+        "/",
+        sending("12", "student-7", "s-7", {"question_id": 31.5, "answer": {"text": "x"}, "at": SERVER_TIME}),
         False,
     ),
     (
         "an answer that is a bare string is refused",
         ARNOLD,
-        "write",
-        "/inbox/12/student-7/s-8",
-        {"question_id": 31, "answer": "B"},
+        "update",
+        "/",
+        sending("12", "student-7", "s-8", {"question_id": 31, "answer": "B", "at": SERVER_TIME}),
         False,
     ),
     (
         "an answer with an extra field is refused",
         ARNOLD,
-        "write",
-        "/inbox/12/student-7/s-9",
-        {"question_id": 31, "answer": {"text": "x"}, "student_id": 8},
+        "update",
+        "/",
+        sending("12", "student-7", "s-9", {**answer({"text": "x"}), "student_id": 8}),
         False,
     ),
     (
         "a submission id longer than 64 characters is refused",
         ARNOLD,
-        "write",
-        "/inbox/12/student-7/" + "s" * 65,
-        ANSWER,
+        "update",
+        "/",
+        sending("12", "student-7", "s" * 65),
         False,
     ),
     ("a student cannot write the session's state", ARNOLD, "write", "/sessions/12/seq", 99, False),
@@ -247,19 +484,11 @@ CASES = [
         False,
     ),
     (
-        "a multi-path update of only their own inbox is allowed",
-        ARNOLD,
-        "update",
-        "/",
-        {"inbox/12/student-7/s-10": ANSWER},
-        True,
-    ),
-    (
         "a multi-path update reaching another student's inbox is refused whole",
         ARNOLD,
         "update",
         "/",
-        {"inbox/12/student-7/s-11": ANSWER, "inbox/12/student-8/s-11": ANSWER},
+        {**sending("12", "student-7", "s-11"), "inbox/12/student-8/s-11": ANSWER},
         False,
     ),
 ]
@@ -275,9 +504,17 @@ def verdicts() -> dict[str, dict]:
     request = {
         "rules": str(RULES),
         "data": DATA,
+        "now": NOW,
         "cases": [
-            {"name": name, "auth": auth, "op": op, "path": path, "value": value}
-            for name, auth, op, path, value, _allowed in CASES
+            {
+                "name": name,
+                "auth": auth,
+                "op": op,
+                "path": path,
+                "value": value,
+                "now": extra[0] if extra else NOW,
+            }
+            for name, auth, op, path, value, _allowed, *extra in CASES
         ],
     }
     completed = subprocess.run(

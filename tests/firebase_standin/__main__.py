@@ -13,7 +13,7 @@ from .server import StandIn
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description="Local Firebase stand-in: Realtime Database (REST, event streams, the browser "
-        "SDK's WebSocket) and the Auth emulator's custom-token endpoints, on one port."
+        "SDK's WebSocket and long polling) and the Auth emulator's custom-token endpoints, on one port."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000, help="0 picks a free port")
@@ -32,6 +32,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--id-token-seconds", type=int, default=3600, help="lifetime of issued ID tokens")
     parser.add_argument("--project", default="peardeck-test", help="project id in issued ID tokens")
+    parser.add_argument(
+        "--long-poll-seconds",
+        type=float,
+        default=20.0,
+        help="how long a long poll waits before its empty answer",
+    )
+    parser.add_argument(
+        "--long-poll-idle-seconds",
+        type=float,
+        default=30.0,
+        help="how long a long-polling client may have no poll open before it counts as gone",
+    )
     args = parser.parse_args(argv)
     standin = StandIn(
         args.host,
@@ -41,6 +53,8 @@ def main(argv: list[str] | None = None) -> None:
         project_id=args.project,
         custom_token_keys=[path.read_bytes() for path in args.custom_token_key or []] or None,
         id_token_seconds=args.id_token_seconds,
+        long_poll_seconds=args.long_poll_seconds,
+        long_poll_idle_seconds=args.long_poll_idle_seconds,
     ).start()
     print(f"firebase stand-in listening on http://{standin.address}", flush=True)
     print(f"  export FIREBASE_DATABASE_EMULATOR_HOST={standin.address}", flush=True)

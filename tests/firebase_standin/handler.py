@@ -1,6 +1,6 @@
 """The HTTP side of the stand-in: Realtime Database REST requests, event streams, the
-browser SDK's WebSocket (``/.ws``), the Auth emulator endpoints and the control endpoint,
-turned into calls on ``StandIn``."""
+browser SDK's WebSocket (``/.ws``) and long polling (``/.lp``), the Auth emulator endpoints and
+the control endpoint, turned into calls on ``StandIn``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import tree, websocket
 from .auth import IDENTITY_TOOLKIT_PREFIX, SECURE_TOKEN_PREFIX, AuthError
+from .longpoll import CLOSE_AT_ONCE, LONG_POLL_PATH, BadPoll, LongPollTransport, disconnect_frame, pieces_of
 from .realtime import RealtimeSession
+from .websocket_transport import WebSocketTransport
 
 if TYPE_CHECKING:
     from .server import StandIn
@@ -106,7 +108,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         namespace = params.get("ns") or self._namespace_from_host()
         if url.path == WEBSOCKET_PATH:
-            self._websocket(method, namespace)
+            self._websocket(method, namespace, params)
+            return
+        if url.path == LONG_POLL_PATH:
+            self._long_poll(namespace, params)
             return
         streaming = method == "GET" and "text/event-stream" in self.headers.get("Accept", "")
         standin._count(namespace, "LISTEN" if streaming else method)
@@ -265,8 +270,9 @@ class Handler(BaseHTTPRequestHandler):
             return {key: str(value) for key, value in self._auth_json(body).items()}
         return dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
 
-    def _websocket(self, method: str, namespace: str) -> None:
-        """Upgrades to a WebSocket and speaks the Realtime Database protocol until it closes."""
+    def _websocket(self, method: str, namespace: str, params: dict[str, str]) -> None:
+        """Upgrades to a WebSocket and speaks the Realtime Database protocol until it closes.
+        With ``s=<session id>`` it is a long-polling client's way out of long polling."""
         key = self.headers.get("Sec-WebSocket-Key")
         upgrade = self.headers.get("Upgrade", "").lower() == "websocket"
         connection = "upgrade" in self.headers.get("Connection", "").lower()
@@ -279,7 +285,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        self.server.standin._count(namespace, "WS_CONNECT")
+        standin = self.server.standin
+        standin._count(namespace, "WS_CONNECT")
         self.close_connection = True
         self.send_response(101)
         self.send_header("Upgrade", "websocket")
@@ -288,8 +295,63 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         endpoint = websocket.Endpoint(self.connection, self.rfile)
-        host = self.headers.get("Host") or self.server.standin.address
-        RealtimeSession(self.server.standin, endpoint, namespace, host).run()
+        if "s" in params:
+            session = standin._session(params["s"])
+            if session is None or session.namespace != namespace:
+                endpoint.close()  # nothing to take over: the client keeps what it has
+                return
+            # Held messages wait at most as long as the old connection could live without a poll.
+            drain = standin.long_poll_seconds + standin.long_poll_idle_seconds
+            WebSocketTransport(endpoint, session.id, drain).serve_switch(session)
+            return
+        host = self.headers.get("Host") or standin.address
+        session = RealtimeSession(standin, namespace, host)
+        WebSocketTransport(endpoint, session.id).serve(session)
+
+    def _long_poll(self, namespace: str, params: dict[str, str]) -> None:
+        """One request of the long-polling transport (see longpoll.py)."""
+        standin = self.server.standin
+        try:
+            if params.get("start") == "t":
+                standin._count(namespace, "LP_CONNECT")
+                host = self.headers.get("Host") or standin.address
+                session = RealtimeSession(standin, namespace, host)
+                transport = LongPollTransport(standin, session, params.get("cb", ""))
+                self._script(transport.open())
+                return
+            transport = standin._long_poll(params.get("id"), params.get("pw"))
+            if params.get("dframe") == "t":
+                page = disconnect_frame(transport.id, transport.password) if transport else ""
+                self._send(200, page.encode(), content_type="text/html; charset=utf-8")
+                return
+            if params.get("disconn") == "t":
+                standin._count(namespace, "LP_DISCONNECT")
+                if transport is not None:
+                    transport.client_left()
+                self._send(204, b"")
+                return
+            if "ser" not in params:
+                raise BadPoll("a poll needs id, pw and ser")
+            standin._count(namespace, "LP_POLL")
+            if transport is None:
+                self._script(CLOSE_AT_ONCE)
+                return
+            serial = int(params["ser"]) if params["ser"].isdigit() else None
+            if serial is None:
+                raise BadPoll("ser must be a number")
+            self._script(transport.poll(serial, pieces_of(params), standin.long_poll_seconds))
+        except BadPoll as error:
+            self._send(400, f"/* {error} */".encode(), content_type="application/javascript")
+
+    def _script(self, text: str) -> None:
+        try:
+            self._send(
+                200, text.encode(), content_type="application/javascript; charset=utf-8", no_store=True
+            )
+        except OSError:
+            # A held poll outlived its page; what it carried is the transport's to lose, as on
+            # a socket that breaks.
+            self.close_connection = True
 
     def _control(self, action: str) -> None:
         try:
@@ -321,10 +383,23 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, value: Any, *, etag: str | None = None) -> None:
         self._send(status, json.dumps(value, separators=(",", ":")).encode(), etag=etag, json_body=True)
 
-    def _send(self, status: int, payload: bytes, *, etag: str | None = None, json_body: bool = False) -> None:
+    def _send(
+        self,
+        status: int,
+        payload: bytes,
+        *,
+        etag: str | None = None,
+        json_body: bool = False,
+        content_type: str | None = None,
+        no_store: bool = False,
+    ) -> None:
         self.send_response(status)
         if json_body:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            content_type = "application/json; charset=utf-8"
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        if no_store:
+            self.send_header("Cache-Control", "no-store")
         if etag is not None:
             self.send_header("ETag", etag)
         if status not in (204, 304):

@@ -1,41 +1,48 @@
-"""The Realtime Database wire protocol (version 5) that the browser SDK speaks over a WebSocket
-at ``/.ws?ns=<namespace>&v=5``, served from the same data and listener plumbing as REST.
+"""The Realtime Database wire protocol (version 5) that the browser SDK speaks, served from the
+same data and listener plumbing as REST. One ``RealtimeSession`` is one SDK connection: its auth,
+listens and onDisconnect operations. It does not care which transport carries its messages: a
+WebSocket at ``/.ws?ns=<namespace>&v=5`` (``websocket_transport.py``) or long polling at
+``/.lp`` (``longpoll.py``); both hand it whole messages and take whole messages from it.
 
-Envelopes: ``{"t": "c", "d": ...}`` is control (hello, ping/pong), ``{"t": "d", "d": ...}`` is
-data: a client request ``{"r": N, "a": action, "b": body}``, its answer ``{"r": N, "b": {"s":
-status, "d": data}}``, or a server push ``{"a": action, "b": body}``. Messages longer than 16384
-characters travel as a bare frame count followed by that many pieces; a bare ``0`` is a
-keep-alive.
+Envelopes: ``{"t": "c", "d": ...}`` is control (hello, ping/pong, the switch from long polling
+to a WebSocket), ``{"t": "d", "d": ...}`` is data: a client request ``{"r": N, "a": action, "b":
+body}``, its answer ``{"r": N, "b": {"s": status, "d": data}}``, or a server push ``{"a": action,
+"b": body}``.
 
-Threads: the HTTP handler's thread reads and answers requests; each socket has a writer thread
-that drains an outbox, so a write that notifies a slow socket never blocks the database lock,
-and that also notices when the socket's ID token runs out.
+Switching transports: the SDK that started on long polling opens a WebSocket with
+``s=<session id>`` (from the hello) next to it. The server offers it the session with a control
+``a``; the client checks it with two pings, then sends ``a`` on the socket and ``n`` (end of
+transmission) over long polling, after whatever it had still queued there. Both sides keep their
+order the same way. The server writes to the socket from then on and ends the long poll with its
+own ``n`` after whatever was still queued there (the client holds what the socket brings until
+that ``n`` arrives). It runs what the socket brings only once the client's ``n`` has come over
+long polling, so a request sent before the switch never runs after one sent after it; and it
+closes the long poll only then, since a client told to close stops sending what it had queued.
+
+Threads: the thread that receives a message (the WebSocket's handler thread, or the HTTP request
+that carried a long-poll piece) runs it; writes reach a session's transport through a queue, so
+a write that notifies a slow client never blocks the database lock. A timer per session notices
+when its ID token runs out.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import itertools
-import json
-import queue
 import secrets
-import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from . import tree, websocket
+from . import tree
 from .auth import AuthError, IdToken
 
 if TYPE_CHECKING:
     from .server import StandIn
 
 PROTOCOL_VERSION = "5"
-MAX_FRAME_CHARS = 16384
 OWNER_CREDENTIAL = "owner"
 
 ACTION_COUNTER = {
@@ -55,9 +62,6 @@ ACTION_COUNTER = {
     "unappeck": "WS_APPCHECK",
 }
 WRITE_ACTIONS = ("p", "m")
-
-_STOP = object()
-_WAKE = object()
 
 
 class RequestFailed(Exception):
@@ -106,14 +110,6 @@ def wire_path(path: tree.Path) -> str:
     return "/".join(path)
 
 
-def split_message(text: str) -> list[str]:
-    """What goes on the wire for one message: itself, or a frame count and the pieces."""
-    if len(text) <= MAX_FRAME_CHARS:
-        return [text]
-    pieces = [text[start : start + MAX_FRAME_CHARS] for start in range(0, len(text), MAX_FRAME_CHARS)]
-    return [str(len(pieces)), *pieces]
-
-
 class SocketListener:
     """A listen (``q``) of one socket, registered with StandIn like a REST stream; it turns the
     stream events (``put``/``patch`` relative to the listened path) into data pushes."""
@@ -138,26 +134,132 @@ class SocketListener:
             self.session.close()
 
 
+class Transport(Protocol):
+    """What carries a session's messages: ``deliver`` queues one whole message for the client
+    (never blocking), ``close`` ends the connection from the server's side."""
+
+    name: str
+
+    def deliver(self, message: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def hello(session_id: str, host: str) -> dict[str, Any]:
+    """The server's first message on a new connection."""
+    now_ms = int(time.time() * 1000)
+    return {"t": "c", "d": {"t": "h", "d": {"ts": now_ms, "v": PROTOCOL_VERSION, "h": host, "s": session_id}}}
+
+
+PONG = {"t": "c", "d": {"t": "o", "d": {}}}
+SWITCH_OFFER = {"t": "c", "d": {"t": "a", "d": {}}}
+END_OF_TRANSMISSION = {"t": "c", "d": {"t": "n", "d": {}}}
+
+
 class RealtimeSession:
-    """One browser connection: its auth, listens and onDisconnect operations."""
+    """One browser connection: its auth, listens and onDisconnect operations, and the transport
+    that carries it now (``attach``; a WebSocket may take over from long polling, ``switch_to``).
+    The session ends (listens dropped, onDisconnect operations run) when its current transport
+    ends, whoever ended it."""
 
     _ids = itertools.count(1)
 
-    def __init__(self, standin: StandIn, endpoint: websocket.Endpoint, namespace: str, host: str) -> None:
+    def __init__(self, standin: StandIn, namespace: str, host: str) -> None:
         self.standin = standin
-        self.endpoint = endpoint
         self.namespace = namespace
         self.host = host
         self.id = f"{next(self._ids)}-{secrets.token_hex(4)}"
         self.opened_at = time.time()
         self._lock = threading.Lock()
+        self._transport: Transport | None = None
+        self._ended = False
         self._auth: IdToken | None = None
         self._owner = False
+        self._expiry: threading.Timer | None = None
         self._listens: dict[tree.Path, SocketListener] = {}
         self._on_disconnect: list[tuple[str, tree.Path, Any]] = []
-        self._outbox: queue.Queue = queue.Queue()
-        self._closed = threading.Event()
-        self._writer = threading.Thread(target=self._write_loop, name=f"firebase-ws-{self.id}", daemon=True)
+        # A WebSocket offered this session (switch from long polling) and not yet switched to.
+        self._candidate: Transport | None = None
+        # Set while no earlier transport may still bring the client's messages: after a switch,
+        # once the client's "n" has come over the old one (or the old one is gone).
+        self._drained = threading.Event()
+        self._drained.set()
+        self._draining: Transport | None = None
+
+    # --- transports ---------------------------------------------------------------------------
+
+    def attach(self, transport: Transport) -> None:
+        """Opens the session on its first transport, which is sent the hello first."""
+        with self._lock:
+            self._transport = transport
+        transport.deliver(hello(self.id, self.host))
+        self.standin._register_session(self, True)
+
+    @property
+    def transport(self) -> Transport | None:
+        with self._lock:
+            return self._transport
+
+    @property
+    def ended(self) -> bool:
+        with self._lock:
+            return self._ended
+
+    def offer_switch(self, candidate: Transport) -> None:
+        """A WebSocket asked to carry this session: it is sent ``a``; the switch happens on the
+        client's ``a`` there or its ``n`` here, whichever the server reads first."""
+        with self._lock:
+            self._candidate = candidate
+        candidate.deliver(SWITCH_OFFER)
+
+    def switch_to(self, successor: Transport) -> bool:
+        """Moves the session onto ``successor`` (a WebSocket that the client checked): the old
+        transport gets ``n`` after what it still holds, then finishes; everything after goes to
+        the successor. False when the session is gone or already there."""
+        with self._lock:
+            previous = self._transport
+            if self._ended or previous is None or previous is successor:
+                return False
+            # Under the lock: no message can slip between the ``n`` and the switch.
+            previous.deliver(END_OF_TRANSMISSION)
+            self._transport = successor
+            self._candidate = None
+            self._draining = previous
+            self._drained.clear()
+        finish = getattr(previous, "finish", None)
+        if finish is not None:
+            finish()
+        return True
+
+    def wait_until_drained(self, timeout: float) -> None:
+        """Holds the new transport's messages until the old one can bring no more."""
+        self._drained.wait(timeout)
+
+    def _old_transport_done(self, transport: Transport) -> None:
+        with self._lock:
+            if transport is not self._draining:
+                return
+            self._draining = None
+            self._drained.set()
+        client_done = getattr(transport, "client_done", None)
+        if client_done is not None:
+            client_done()
+
+    def transport_ended(self, transport: Transport) -> None:
+        """A transport closed; the session ends with it unless another one has taken over."""
+        with self._lock:
+            current = transport is self._transport
+            if transport is self._candidate:
+                self._candidate = None
+        self._old_transport_done(transport)
+        if current:
+            self.end()
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            if self._ended or self._transport is None:
+                return
+            self._transport.deliver(message)
 
     # --- what other threads call ----------------------------------------------------------
 
@@ -172,13 +274,13 @@ class RealtimeSession:
             return self._auth is not None or self._owner
 
     def push(self, action: str, body: dict[str, Any]) -> None:
-        self._outbox.put({"t": "d", "d": {"a": action, "b": body}})
+        self.deliver({"t": "d", "d": {"a": action, "b": body}})
 
     def revoke_auth(self, status: str, detail: str) -> bool:
-        """Forgets the socket's credential and tells the client (``ac``); True if it had one."""
+        """Forgets the session's credential and tells the client (``ac``); True if it had one."""
         with self._lock:
             had = self._auth is not None or self._owner
-            self._auth, self._owner = None, False
+            self._set_auth(None, owner=False)
         if had:
             self.push("ac", {"s": status, "d": detail})
         return had
@@ -194,52 +296,38 @@ class RealtimeSession:
             self._on_disconnect.clear()
 
     def close(self) -> None:
-        self._closed.set()
-        self._outbox.put(_STOP)
-        with contextlib.suppress(OSError):
-            self.endpoint.sock.shutdown(socket.SHUT_RDWR)
+        """Ends the session from the server's side (database down, reset, stop)."""
+        transport = self.transport
+        if transport is not None:
+            transport.close()
+        self.end()
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "session": self.id,
                 "namespace": self.namespace,
+                "transport": self._transport.name if self._transport else None,
                 "uid": self._auth.uid if self._auth else None,
                 "owner": self._owner,
                 "listens": sorted(tree.path_text(path) for path in self._listens),
                 "on_disconnect": len(self._on_disconnect),
             }
 
-    # --- the connection's life, on the handler's thread ---------------------------------------
-
-    def run(self) -> None:
-        self.standin._register_session(self, True)
-        self._outbox.put(
-            {
-                "t": "c",
-                "d": {
-                    "t": "h",
-                    "d": {"ts": int(time.time() * 1000), "v": PROTOCOL_VERSION, "h": self.host, "s": self.id},
-                },
-            }
-        )
-        self._writer.start()
-        try:
-            for message in self._messages():
-                self._handle(message)
-        except (websocket.ConnectionClosed, websocket.ProtocolError, OSError, ValueError):
-            pass
-        finally:
-            self._closed.set()
-            self._outbox.put(_STOP)
-            self._writer.join(timeout=5)
-            self._end()
-
-    def _end(self) -> None:
+    def end(self) -> None:
+        """Drops the listens and runs the onDisconnect operations, once."""
         with self._lock:
+            if self._ended:
+                return
+            self._ended = True
             listeners = list(self._listens.values())
             self._listens.clear()
             pending, self._on_disconnect = self._on_disconnect, []
+            self._set_auth(None, owner=False)
+            candidate, self._candidate = self._candidate, None
+        if candidate is not None:
+            candidate.close()  # a WebSocket offered a session that is gone
+        self._drained.set()
         for listener in listeners:
             self.standin.remove_listener(listener)
         self.standin._register_session(self, False)
@@ -253,63 +341,49 @@ class RealtimeSession:
             except tree.DataError:
                 pass
 
-    def _messages(self) -> Iterator[dict[str, Any]]:
-        while not self._closed.is_set():
-            text = self._text(self.endpoint.receive())
-            if len(text) <= 6 and text.isdigit():
-                count = int(text)
-                if count == 0:
-                    continue  # keep-alive
-                text = "".join(self._text(self.endpoint.receive()) for _ in range(count))
-            message = json.loads(text)
-            if isinstance(message, dict):
-                yield message
+    # --- the ID token's life ------------------------------------------------------------------
 
-    @staticmethod
-    def _text(message: str | bytes) -> str:
-        return message.decode() if isinstance(message, bytes) else message
+    def _set_auth(self, token: IdToken | None, *, owner: bool) -> None:
+        """Holds ``self._lock``. Replaces the credential and the timer that watches its expiry."""
+        self._auth, self._owner = token, owner
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if token is not None:
+            self._expiry = threading.Timer(max(0.0, token.expires - time.time()), self._expire_auth, (token,))
+            self._expiry.daemon = True
+            self._expiry.start()
 
-    def _write_loop(self) -> None:
-        while True:
-            timeout = self._seconds_until_expiry()
-            try:
-                item = self._outbox.get(timeout=timeout)
-            except queue.Empty:
-                self._expire_auth()
-                continue
-            if item is _STOP:
-                return
-            if item is _WAKE:
-                continue
-            try:
-                for piece in split_message(json.dumps(item, separators=(",", ":"), ensure_ascii=False)):
-                    self.endpoint.send_text(piece)
-            except OSError:
-                return
-
-    def _seconds_until_expiry(self) -> float | None:
+    def _expire_auth(self, token: IdToken) -> None:
         with self._lock:
-            if self._auth is None:
-                return None
-            return max(0.0, self._auth.expires - time.time())
-
-    def _expire_auth(self) -> None:
-        with self._lock:
-            token = self._auth
-            if token is None or not token.expired:
-                return
+            if self._auth is not token:
+                return  # replaced or dropped meanwhile
             self._auth = None
+            self._expiry = None
         self.push("ac", {"s": "expired_token", "d": "Auth token is expired."})
 
     # --- requests -----------------------------------------------------------------------------
 
-    def _handle(self, message: dict[str, Any]) -> None:
+    def receive(self, message: Any, via: Transport | None = None) -> None:
+        """Runs one whole message from the client, on the caller's thread; ``via`` is the
+        transport that brought it."""
+        if not isinstance(message, dict) or self.ended:
+            return
         kind, data = message.get("t"), message.get("d")
         if not isinstance(data, dict):
             return
         if kind == "c":
             if data.get("t") == "p":
-                self._outbox.put({"t": "c", "d": {"t": "o", "d": {}}})
+                self.deliver(PONG)
+            elif data.get("t") == "n":
+                # The client's end of transmission on the old transport: it has switched, and
+                # everything it sent there has now run.
+                with self._lock:
+                    candidate = self._candidate
+                if candidate is not None:
+                    self.switch_to(candidate)
+                if via is not None:
+                    self._old_transport_done(via)
             return
         if kind != "d" or "r" not in data:
             return
@@ -324,14 +398,14 @@ class RealtimeSession:
             answer = {"s": failure.status, "d": failure.detail}
         except tree.DataError as error:
             answer = {"s": "invalid_data", "d": str(error)}
-        self._outbox.put({"t": "d", "d": {"r": number, "b": answer}})
+        self.deliver({"t": "d", "d": {"r": number, "b": answer}})
 
     def _act(self, action: Any, body: dict[str, Any]) -> Any:
         if action in ("auth", "gauth"):
             return self._authenticate(action, body.get("cred"))
         if action == "unauth":
             with self._lock:
-                self._auth, self._owner = None, False
+                self._set_auth(None, owner=False)
             return None
         if action in ("s", "appcheck", "unappeck"):
             return None
@@ -371,7 +445,7 @@ class RealtimeSession:
     def _authenticate(self, action: str, credential: Any) -> dict[str, Any]:
         if credential == OWNER_CREDENTIAL:
             with self._lock:
-                self._auth, self._owner = None, True
+                self._set_auth(None, owner=True)
             self.standin._record_socket_auth(self, action, "ok", None, None)
             return {"auth": None, "expires": None}
         try:
@@ -379,13 +453,11 @@ class RealtimeSession:
         except AuthError as error:
             status = "expired_token" if error.message == "TOKEN_EXPIRED" else "invalid_token"
             with self._lock:
-                self._auth, self._owner = None, False
+                self._set_auth(None, owner=False)
             self.standin._record_socket_auth(self, action, status, None, None)
             raise RequestFailed(status, error.detail or error.message) from None
         with self._lock:
-            self._auth, self._owner = token, False
-        # Wake the writer so that it waits for this token's expiry.
-        self._outbox.put(_WAKE)
+            self._set_auth(token, owner=False)
         self.standin._record_socket_auth(self, action, "ok", token.uid, token.claims)
         return {"auth": token.claims, "expires": token.expires}
 
@@ -404,6 +476,8 @@ class RealtimeSession:
             self._refuse_filtered_query(body.get("q") or {"tagged": True})
         listener = SocketListener(self, path)
         with self._lock:
+            if self._ended:
+                return {}
             previous = self._listens.get(path)
             self._listens[path] = listener
         if previous is not None:

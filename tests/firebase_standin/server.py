@@ -1,6 +1,6 @@
 """A local stand-in for the Firebase Realtime Database, as firebase-admin uses it (REST and
-event streams) and as the browser SDK uses it (the WebSocket protocol, and the Auth emulator's
-custom-token sign-in), all on one port.
+event streams) and as the browser SDK uses it (the realtime protocol over a WebSocket or long
+polling, and the Auth emulator's custom-token sign-in), all on one port.
 
 ``StandIn`` holds the state (one JSON tree per namespace, listeners, sockets, users, faults,
 counters) and survives the HTTP server being taken down and brought back on the same port;
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import secrets
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from typing import Any
 from . import tree
 from .auth import AuthEmulator
 from .handler import DEFAULT_NAMESPACE, Handler, Server
+from .longpoll import LongPollTransport
 from .realtime import RealtimeSession
 
 OWNER_TOKEN = "owner"
@@ -74,8 +76,15 @@ class StandIn:
         project_id: str = "peardeck-test",
         custom_token_keys: list[bytes | str] | None = None,
         id_token_seconds: int = 3600,
+        long_poll_seconds: float = 20.0,
+        long_poll_idle_seconds: float = 30.0,
     ) -> None:
-        """``custom_token_keys``: PEM public keys of the service accounts whose custom tokens
+        """``long_poll_seconds``: how long a long poll waits for news before its empty answer
+        (the SDK gives up on a poll after 25 s and sends another); ``long_poll_idle_seconds``:
+        how long a long-polling client may go without a poll open before its connection counts
+        as closed (its onDisconnect operations run).
+
+        ``custom_token_keys``: PEM public keys of the service accounts whose custom tokens
         the Auth endpoints accept (signature, audience and expiry checked); None accepts any
         custom token, like the official emulator. ``id_token_seconds``: lifetime of the ID
         tokens it issues (the browser SDK refreshes them 5 minutes before they expire, so a
@@ -84,6 +93,8 @@ class StandIn:
         self.host = host
         self.port = port
         self.keepalive_seconds = keepalive_seconds
+        self.long_poll_seconds = long_poll_seconds
+        self.long_poll_idle_seconds = long_poll_idle_seconds
         # None accepts any credential (or none); a set makes other requests fail with 401.
         self.accepted_tokens = accepted_tokens
         self._lock = threading.RLock()
@@ -105,7 +116,8 @@ class StandIn:
         self.auth = AuthEmulator(
             project_id, custom_token_keys=custom_token_keys, id_token_seconds=id_token_seconds
         )
-        self._sessions: set[RealtimeSession] = set()
+        self._sessions: dict[str, RealtimeSession] = {}
+        self._long_polls: dict[str, LongPollTransport] = {}
         # Every auth/gauth on a socket: {"session", "namespace", "action", "status", "uid", "claims"}.
         self.socket_auths: deque[dict[str, Any]] = deque(maxlen=1000)
         # Every socket request on a path: (action, namespace, path, uid or None when unauthenticated).
@@ -216,7 +228,7 @@ class StandIn:
         with self._lock:
             streams = [lst for lst in self._listeners if isinstance(lst, _Listener)]
             self._listeners = [lst for lst in self._listeners if not isinstance(lst, _Listener)]
-            sessions = list(self._sessions)
+            sessions = list(self._sessions.values())
         for listener in streams:
             listener.end("auth_revoked", "credential is no longer valid")
         for session in sessions:
@@ -241,7 +253,7 @@ class StandIn:
         """Forgets all data, users, faults and counts (listeners and sockets are closed, and the
         sockets' onDisconnect operations dropped)."""
         with self._lock:
-            sessions = list(self._sessions)
+            sessions = list(self._sessions.values())
         for session in sessions:
             session.forget_on_disconnect()
         self._close_listeners()
@@ -288,9 +300,10 @@ class StandIn:
             return len(self._sessions)
 
     def sockets(self) -> list[dict[str, Any]]:
-        """The open browser sockets: session id, namespace, uid, listened paths."""
+        """The open browser connections, whichever transport carries them: session id,
+        namespace, transport (``websocket`` or ``long_polling``), uid, listened paths."""
         with self._lock:
-            sessions = list(self._sessions)
+            sessions = list(self._sessions.values())
         return sorted((session.describe() for session in sessions), key=lambda entry: entry["session"])
 
     def socket_uids(self) -> list[str | None]:
@@ -479,13 +492,32 @@ class StandIn:
     def _register_session(self, session: RealtimeSession, opened: bool) -> None:
         with self._lock:
             if opened:
-                self._sessions.add(session)
+                self._sessions[session.id] = session
             else:
-                self._sessions.discard(session)
+                self._sessions.pop(session.id, None)
+
+    def _session(self, session_id: str | None) -> RealtimeSession | None:
+        with self._lock:
+            return self._sessions.get(session_id or "")
+
+    def _register_long_poll(self, transport: LongPollTransport, opened: bool) -> None:
+        with self._lock:
+            if opened:
+                self._long_polls[transport.id] = transport
+            elif self._long_polls.get(transport.id) is transport:
+                del self._long_polls[transport.id]
+
+    def _long_poll(self, transport_id: str | None, password: str | None) -> LongPollTransport | None:
+        """The long-polling connection with that id, if the password is its own."""
+        with self._lock:
+            transport = self._long_polls.get(transport_id or "")
+        if transport is None or not secrets.compare_digest(transport.password, password or ""):
+            return None
+        return transport
 
     def _close_sessions(self) -> None:
         with self._lock:
-            sessions = list(self._sessions)
+            sessions = list(self._sessions.values())
         for session in sessions:
             session.close()
 

@@ -1,10 +1,14 @@
 """The vendored Firebase JS SDK (13.2.0), in real Chromium, against the stand-in: Auth emulator
 sign-in with custom tokens that the real firebase-admin mints, and the Realtime Database over
-the WebSocket protocol, side by side with firebase-admin's REST traffic."""
+each of the SDK's transports (WebSocket, long polling, and its own choice between them), side by
+side with firebase-admin's REST traffic."""
 
 from __future__ import annotations
 
+import os
+import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -29,7 +33,9 @@ from tests.support.waiting import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = Path(__file__).with_name("sdk_page.html")
 VENDOR_PREFIX = "/static/vendor/firebase/13.2.0/"
-BIG = 40_000  # characters: more than two of the SDK's 16384-character frames
+BIG = 40_000  # characters: more than two of the SDK's 16384-character frames, many long-poll pieces
+# The database tests run once per transport the SDK can be pinned to.
+EACH_TRANSPORT = pytest.mark.parametrize("transport", ["websocket", "long_polling"])
 
 
 class _PageFiles(SimpleHTTPRequestHandler):
@@ -64,16 +70,21 @@ def page_origin() -> Iterator[str]:
 
 @pytest.fixture
 def open_page(browser, page_origin) -> Iterator[Callable[[StandIn], Page]]:
-    """Opens the SDK page against a stand-in, in a fresh browser context."""
+    """Opens the SDK page against a stand-in, in a fresh browser context, with the SDK pinned to
+    one transport (``websocket``, ``long_polling``) or (None) left to choose."""
     contexts = []
 
-    def open_(standin: StandIn) -> Page:
+    def open_(standin: StandIn, transport: str | None = "websocket") -> Page:
         context = browser.new_context()
         contexts.append(context)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(f"{page_origin}/sdk.html?port={standin.port}")
+        pinned = f"&transport={transport}" if transport else ""
+        if os.environ.get("SDK_LOG"):
+            pinned += "&log=1"
+            page.on("console", lambda m: print(f"{time.monotonic():.3f} {m.text[:300]}"))
+        page.goto(f"{page_origin}/sdk.html?port={standin.port}{pinned}")
         page.wait_for_function("window.ready === true")
         page.page_errors = errors
         return page
@@ -148,10 +159,11 @@ def test_a_custom_token_from_an_unknown_key_is_refused_as_invalid(firebase_stand
     assert firebase_standin.auth.issued(page.evaluate("() => window.t.token()")) is None
 
 
+@EACH_TRANSPORT
 def test_a_signed_in_listener_gets_the_value_then_admin_puts_and_multi_path_updates(
-    firebase_standin, admin_app, open_page
+    firebase_standin, admin_app, open_page, transport
 ):
-    page = open_page(firebase_standin)
+    page = open_page(firebase_standin, transport)
     db.reference("/sessions/S1", app=admin_app).set({"seq": 1, "question": "2+2?"})
     page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
 
@@ -169,10 +181,11 @@ def test_a_signed_in_listener_gets_the_value_then_admin_puts_and_multi_path_upda
     assert [s["listens"] for s in firebase_standin.sockets()] == [["/sessions/S1"]]
 
 
+@EACH_TRANSPORT
 def test_a_browser_set_lands_in_the_database_and_reaches_an_admin_listener(
-    firebase_standin, admin_app, open_page
+    firebase_standin, admin_app, open_page, transport
 ):
-    page = open_page(firebase_standin)
+    page = open_page(firebase_standin, transport)
     page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
     recorder = EventRecorder()
     registration = db.reference("/sessions/S1/answers", app=admin_app).listen(recorder)
@@ -192,8 +205,9 @@ def test_a_browser_set_lands_in_the_database_and_reaches_an_admin_listener(
     assert firebase_standin.request_counts()["WS_PUT"] == 1
 
 
-def test_values_bigger_than_one_frame_travel_both_ways(firebase_standin, admin_app, open_page):
-    page = open_page(firebase_standin)
+@EACH_TRANSPORT
+def test_values_bigger_than_one_frame_travel_both_ways(firebase_standin, admin_app, open_page, transport):
+    page = open_page(firebase_standin, transport)
     page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
     down = "é" + "d" * BIG + "€"
     up = "u" * BIG + "😀"
@@ -207,8 +221,9 @@ def test_values_bigger_than_one_frame_travel_both_ways(firebase_standin, admin_a
     assert firebase_standin.data(FIREBASE_TEST_NAMESPACE, "/big/up") == up
 
 
-def test_a_browser_update_merges_several_paths_at_once(firebase_standin, admin_app, open_page):
-    page = open_page(firebase_standin)
+@EACH_TRANSPORT
+def test_a_browser_update_merges_several_paths_at_once(firebase_standin, admin_app, open_page, transport):
+    page = open_page(firebase_standin, transport)
     page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
     db.reference("/sessions/S1", app=admin_app).set({"seq": 1, "keep": True})
     recorder = EventRecorder()
@@ -228,10 +243,11 @@ def test_a_browser_update_merges_several_paths_at_once(firebase_standin, admin_a
     assert firebase_standin.request_counts()["WS_MERGE"] == 1
 
 
+@EACH_TRANSPORT
 def test_a_browser_transaction_commits_because_the_stand_in_hashes_values_as_the_sdk_does(
-    firebase_standin, admin_app, open_page
+    firebase_standin, admin_app, open_page, transport
 ):
-    page = open_page(firebase_standin)
+    page = open_page(firebase_standin, transport)
     mixed = {
         "count": 5,
         "label": "é€",
@@ -251,8 +267,9 @@ def test_a_browser_transaction_commits_because_the_stand_in_hashes_values_as_the
     assert firebase_standin.request_counts()["WS_PUT"] <= 2
 
 
-def test_on_disconnect_is_applied_when_the_page_closes(firebase_standin, admin_app, open_page):
-    page = open_page(firebase_standin)
+@EACH_TRANSPORT
+def test_on_disconnect_is_applied_when_the_page_closes(firebase_standin, admin_app, open_page, transport):
+    page = open_page(firebase_standin, transport)
     page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
     page.evaluate("() => window.t.set('/presence/student-ada', 'online')")
     page.evaluate("() => window.t.onDisconnectSet('/presence/student-ada', 'offline')")
@@ -265,12 +282,15 @@ def test_on_disconnect_is_applied_when_the_page_closes(firebase_standin, admin_a
         what="the onDisconnect set",
     )
     wait_until(lambda: firebase_standin.socket_count == 0)
+    if transport == "long_polling":
+        # The hidden frame said goodbye as the page went: no waiting for the polls to stop.
+        assert firebase_standin.request_counts()["LP_DISCONNECT"] == 1
 
 
 def test_after_the_database_goes_down_and_comes_up_the_listener_resumes_with_the_new_value(
     firebase_standin, admin_app, open_page
 ):
-    page = open_page(firebase_standin)
+    page = open_page(firebase_standin, "websocket")
     page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
     db.reference("/sessions/S1/seq", app=admin_app).set(1)
     page.evaluate("() => window.t.listen('/sessions/S1/seq')")
@@ -281,7 +301,7 @@ def test_after_the_database_goes_down_and_comes_up_the_listener_resumes_with_the
     firebase_standin.go_down("refuse")
     page.wait_for_function("window.t.connected.at(-1) === false", timeout=10_000)
     # At least one reconnection fails while down: the SDK remembers that (localStorage) and
-    # would try long-polling first from then on, but for forceWebSockets().
+    # would try long polling first from then on, but for forceWebSockets().
     page.wait_for_function(f"window.socketAttempts > {attempts}", timeout=10_000)
     firebase_standin.seed(FIREBASE_TEST_NAMESPACE, "/sessions/S1/seq", 2)
     firebase_standin.come_up()
@@ -293,7 +313,88 @@ def test_after_the_database_goes_down_and_comes_up_the_listener_resumes_with_the
     assert firebase_standin.request_counts()["WS_CONNECT"] == 2
 
 
-def test_a_short_id_token_lifetime_makes_the_sdk_refresh_and_the_socket_re_authenticate(admin_app, open_page):
+def test_left_to_choose_the_sdk_comes_back_on_long_polling_then_moves_to_a_websocket(
+    firebase_standin, admin_app, open_page
+):
+    page = open_page(firebase_standin, None)
+    page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
+    db.reference("/sessions/S1/seq", app=admin_app).set(1)
+    page.evaluate("() => window.t.listen('/sessions/S1/seq')")
+    wait_values(page, "/sessions/S1/seq", "values.at(-1) === 1")
+    assert [s["transport"] for s in firebase_standin.sockets()] == ["websocket"]
+
+    firebase_standin.go_down("refuse")
+    page.wait_for_function("window.t.connected.at(-1) === false", timeout=10_000)
+    # Its next try fails too; from then on it starts with long polling.
+    page.wait_for_function("localStorage.getItem('firebase:previous_websocket_failure') === 'true'")
+    firebase_standin.seed(FIREBASE_TEST_NAMESPACE, "/sessions/S1/seq", 2)
+    firebase_standin.come_up()
+
+    wait_values(page, "/sessions/S1/seq", "values.at(-1) === 2", timeout=20)
+    # It offers the session a WebSocket at once and moves there: long polling closes itself.
+    wait_until(
+        lambda: (
+            [s["transport"] for s in firebase_standin.sockets()] == ["websocket"]
+            and firebase_standin.request_counts().get("LP_CONNECT", 0) == 1
+        ),
+        timeout=10,
+        what="the session to move to a WebSocket",
+    )
+    page.wait_for_function("window.t.longPolling() === false", timeout=10_000)
+    page.evaluate("() => window.t.set('/after/move', 'socket')")
+    assert firebase_standin.data(FIREBASE_TEST_NAMESPACE, "/after/move") == "socket"
+    assert page.evaluate("localStorage.getItem('firebase:previous_websocket_failure')") is None
+    assert page.page_errors == []
+
+
+def test_on_long_polling_the_listener_resumes_after_the_database_comes_back(
+    firebase_standin, admin_app, open_page
+):
+    page = open_page(firebase_standin, "long_polling")
+    page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
+    db.reference("/sessions/S1/seq", app=admin_app).set(1)
+    page.evaluate("() => window.t.listen('/sessions/S1/seq')")
+    wait_values(page, "/sessions/S1/seq", "values.at(-1) === 1")
+
+    firebase_standin.go_down("refuse")
+    page.wait_for_function("window.t.connected.at(-1) === false", timeout=10_000)
+    firebase_standin.seed(FIREBASE_TEST_NAMESPACE, "/sessions/S1/seq", 2)
+    firebase_standin.come_up()
+
+    wait_values(page, "/sessions/S1/seq", "values.at(-1) === 2", timeout=20)
+    assert firebase_standin.socket_uids() == ["student-ada", "student-ada"]
+    assert firebase_standin.request_counts()["LP_CONNECT"] == 2
+    assert firebase_standin.request_counts().get("WS_CONNECT", 0) == 0
+    assert page.page_errors == []
+
+
+def test_with_every_websocket_stopped_the_sdk_settles_on_long_polling(firebase_standin, admin_app, open_page):
+    page = open_page(firebase_standin, None)
+    page.context.route_web_socket(re.compile(".*"), lambda socket: socket.close())
+    page.reload()
+    page.wait_for_function("window.ready === true")
+    db.reference("/sessions/S1", app=admin_app).set({"seq": 1})
+    page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
+
+    page.evaluate("() => window.t.listen('/sessions/S1')")
+    wait_values(page, "/sessions/S1", "values.at(-1) !== null", timeout=20)
+    page.evaluate("() => window.t.set('/sessions/S1/answers/student-ada', 'B')")
+
+    assert firebase_standin.data(FIREBASE_TEST_NAMESPACE, "/sessions/S1") == {
+        "seq": 1,
+        "answers": {"student-ada": "B"},
+    }
+    assert [(s["transport"], s["uid"]) for s in firebase_standin.sockets()] == [
+        ("long_polling", "student-ada")
+    ]
+    assert page.evaluate("window.t.longPolling()") is True
+    assert page.page_errors == []
+
+
+@EACH_TRANSPORT
+def test_a_short_id_token_lifetime_makes_the_sdk_refresh_and_the_socket_re_authenticate(
+    admin_app, open_page, transport
+):
     # The SDK counts a token as stale 5 minutes before it expires: 302 s makes it refresh after ~2 s.
     short = StandIn(
         project_id=FIREBASE_TEST_NAMESPACE,
@@ -301,7 +402,7 @@ def test_a_short_id_token_lifetime_makes_the_sdk_refresh_and_the_socket_re_authe
         id_token_seconds=302,
     ).start()
     try:
-        page = open_page(short)
+        page = open_page(short, transport)
         page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
         page.evaluate("() => window.t.listen('/sessions/S1')")
         wait_values(page, "/sessions/S1")
@@ -320,8 +421,11 @@ def test_a_short_id_token_lifetime_makes_the_sdk_refresh_and_the_socket_re_authe
         short.stop()
 
 
-def test_revoking_auth_makes_the_sdk_reconnect_with_a_refreshed_token(firebase_standin, admin_app, open_page):
-    page = open_page(firebase_standin)
+@EACH_TRANSPORT
+def test_revoking_auth_makes_the_sdk_reconnect_with_a_refreshed_token(
+    firebase_standin, admin_app, open_page, transport
+):
+    page = open_page(firebase_standin, transport)
     page.evaluate("(token) => window.t.signIn(token)", custom_token(admin_app, "student-ada"))
     page.evaluate("() => window.t.listen('/sessions/S1')")
     wait_values(page, "/sessions/S1")
@@ -335,8 +439,9 @@ def test_revoking_auth_makes_the_sdk_reconnect_with_a_refreshed_token(firebase_s
     assert sessions[0] != sessions[1], "the SDK answers 'ac' by reconnecting"
 
 
-def test_a_socket_that_never_signed_in_is_served_but_records_no_uid(firebase_standin, open_page):
-    page = open_page(firebase_standin)
+@EACH_TRANSPORT
+def test_a_socket_that_never_signed_in_is_served_but_records_no_uid(firebase_standin, open_page, transport):
+    page = open_page(firebase_standin, transport)
 
     page.evaluate("() => window.t.set('/open/door', 'ajar')")
 

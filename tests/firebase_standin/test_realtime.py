@@ -14,7 +14,8 @@ import pytest
 from tests.firebase_standin import StandIn, websocket
 from tests.firebase_standin.auth import unsigned_jwt
 from tests.firebase_standin.fixtures import FIREBASE_TEST_NAMESPACE
-from tests.firebase_standin.realtime import MAX_FRAME_CHARS, node_hash
+from tests.firebase_standin.realtime import node_hash
+from tests.firebase_standin.websocket_transport import MAX_FRAME_CHARS
 from tests.support.waiting import wait_until
 
 NS = FIREBASE_TEST_NAMESPACE
@@ -115,7 +116,8 @@ def test_a_listen_gets_the_value_before_its_answer_then_every_write(standin):
 
 
 def test_an_expiring_id_token_gets_the_socket_an_expired_token_push(standin):
-    standin.auth.id_token_seconds = 1
+    # Expiry is counted in whole seconds from the issuing second: 1 could already be over.
+    standin.auth.id_token_seconds = 2
     client = Client(standin)
 
     answer = client.request("auth", {"cred": id_token(standin, claims={"session": "S1"})})

@@ -40,7 +40,7 @@ def process_env(tmp_path):
         "SQLITE_PATH": str(tmp_path / "peardeck.sqlite3"),
         "FIREBASE_DATABASE_URLS": "",
     }
-    for name in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR"):
+    for name in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE"):
         env.pop(name, None)
     return env
 

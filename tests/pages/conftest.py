@@ -1,12 +1,14 @@
 """Real Chromium (Debian's) driven by Playwright against a real gunicorn serving the pages."""
 
 import os
+import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.browser import browser  # noqa: F401 - a fixture, used by name
-from tests.support.classroom import sign_up_teacher
+from tests.support.classroom import api_client, open_class, sign_up_teacher
 from tests.support.server import ROOT, fresh_postgres_database, running_server
 
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -30,9 +32,18 @@ def teacher_account(server):
 
 
 def page_errors(page) -> list[str]:
-    """Collects uncaught JavaScript errors of a page, to assert there were none."""
+    """Collects uncaught JavaScript errors of a page, and whatever its Content-Security-Policy
+    refused, to assert there were none."""
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     return errors
 
 
@@ -76,3 +87,73 @@ def seconds_until_roster_shows(
         timeout=timeout_ms,
     )
     return (found.json_value() - since_ms) / 1000
+
+
+def log_in(page, server, account):
+    page.goto(f"{server}/accounts/login/")
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Password").fill(account.password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_url("**/teach/")
+
+
+class Classroom:
+    """A class opened through the one test world (tests/support/classroom.py) and not started,
+    with the steps the page tests take around it: the teacher's actions and students' answers
+    over the API, and the pages' addresses."""
+
+    def __init__(self, server: str, account, title: str, questions: list[dict], pacing: str = "instructor"):
+        self.server = server
+        self.account = account
+        self.api = account.client(server)
+        self.live = open_class(
+            server, teacher=account, title=title, questions=questions, pacing=pacing, start=False
+        )
+        self.deck, self.questions = self.live.deck, self.live.questions
+        self.id, self.code = self.live.session_id, self.live.join_code
+        self.projector_key = self.live.session["projector_key"]
+
+    @staticmethod
+    def ok(response: httpx.Response) -> dict:
+        assert response.status_code in (200, 201), f"{response.request.url}: {response.text}"
+        return response.json()
+
+    def teacher(self, action: str, **body) -> dict:
+        return self.ok(self.api.post(f"/sessions/{self.id}/{action}", json=body or None))
+
+    def join(self, name: str) -> str:
+        with api_client(self.server) as http:
+            self.live.joined[name] = self.ok(
+                http.post("/join", json={"join_code": self.code, "display_name": name})
+            )
+        return self.live.token(name)
+
+    def answer(self, name: str, question: dict, answer: dict) -> None:
+        body = {"question_id": question["id"], "submission_id": uuid.uuid4().hex, "answer": answer}
+        with api_client(self.server) as http:
+            self.ok(
+                http.post(
+                    "/student/responses",
+                    json=body,
+                    headers={"Authorization": f"Bearer {self.live.token(name)}"},
+                )
+            )
+
+    def projector_url(self) -> str:
+        return f"{self.server}/projector/{self.code}/#key={self.projector_key}"
+
+    def dashboard_url(self) -> str:
+        return f"{self.server}/teach/sessions/{self.id}/"
+
+    def student_in(self, context, name: str):
+        """A page of `context` already joined as `name` (the join page keeps the token in the tab)."""
+        token = self.live.token(name) if name in self.live.joined else self.join(name)
+        page = context.new_page()
+        page.goto(f"{self.server}/")
+        page.evaluate(
+            "([token, code, name]) => sessionStorage.setItem('peardeck.student',"
+            " JSON.stringify({token, code, name, firebase: null}))",
+            [token, self.code, name],
+        )
+        page.goto(f"{self.server}/s/")
+        return page

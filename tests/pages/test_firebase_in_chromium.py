@@ -4,7 +4,8 @@ stand-in (tests/firebase_standin), while a real gunicorn and a real `firebase_wo
 the session and take answers out of the inboxes.
 
 The school's filter is played by Playwright: `route_web_socket` closes every WebSocket to our
-server (`/ws/`), and in one test every socket to Firebase (`/.ws`) as well.
+server (`/ws/`), or every WebSocket to any host (the Firebase SDK then falls back to long polling,
+`/.lp`), or, with its long polling aborted too, Firebase altogether.
 """
 
 import json
@@ -33,7 +34,8 @@ pytestmark = pytest.mark.timeout(300)
 
 PHONE = {"width": 390, "height": 844}
 OUR_WEBSOCKETS = "**/ws/**"
-FIREBASE_WEBSOCKETS = re.compile(r"^ws://127\.0\.0\.1:\d+/\.ws")
+EVERY_WEBSOCKET = re.compile(r"^wss?://")
+FIREBASE_LONG_POLLING = re.compile(r"^http://127\.0\.0\.1:\d+/\.lp\?")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/8"
 WEB_CONFIG = {"apiKey": "test-api-key", "projectId": FIREBASE_TEST_NAMESPACE}
 
@@ -69,8 +71,7 @@ def firebase_class(tmp_path_factory):
         running_server(firebase_first, log_path=tmp / "gunicorn-firebase-first.log") as firebase_server,
     ):
         worker_env = {**os.environ, **env}
-        for name in ("DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR"):
-            worker_env.pop(name, None)
+        worker_env.pop("DJANGO_SETTINGS_MODULE", None)
         if "DATABASE_URL" not in env:
             worker_env.pop("DATABASE_URL", None)
         worker = subprocess.Popen(
@@ -112,11 +113,23 @@ def live_class(server: str) -> dict:
 class Student:
     """One student's browser: its page, its requests to our server and its metric reports."""
 
-    def __init__(self, browser, server: str, code: str, name: str, *, block=(), init_script: str = ""):
+    def __init__(
+        self,
+        browser,
+        server: str,
+        code: str,
+        name: str,
+        *,
+        block=(),
+        block_requests=(),
+        init_script: str = "",
+    ):
         self.context = browser.new_context(viewport=PHONE)
         for pattern in block:
             # The school's filter: the socket is closed before it reaches anyone.
             self.context.route_web_socket(pattern, lambda socket: socket.close())
+        for pattern in block_requests:
+            self.context.route(pattern, lambda route: route.abort())
         if init_script:
             self.context.add_init_script(init_script)
         self.page = self.context.new_page()
@@ -171,6 +184,15 @@ def answers(api: httpx.Client, session_id: int) -> list[dict]:
     return ok(api.get(f"/sessions/{session_id}/responses"))["items"]
 
 
+def firebase_session(standin: StandIn, uid: str) -> dict:
+    """The stand-in's open connection for this student (whichever transport carries it)."""
+    return wait_until(
+        lambda: next((entry for entry in standin.sockets() if entry["uid"] == uid), None),
+        timeout=10,
+        what=f"a Firebase connection signed in as {uid}",
+    )
+
+
 def test_a_student_whose_websocket_is_blocked_lives_and_answers_through_firebase(firebase_class, browser):
     server, standin = firebase_class["server"], firebase_class["standin"]
     teacher = live_class(server)
@@ -207,15 +229,130 @@ def test_a_student_whose_websocket_is_blocked_lives_and_answers_through_firebase
         f"\nanswer through Firebase: 'Sent' on the student's page after {seconds_to_sent:.2f} s, "
         f"on the dashboard after {seconds_to_dashboard:.2f} s"
     )
-    assert seconds_to_dashboard < 1.0
+    # Typically half a second; the margin is for a busy machine (1.13 s seen with other suites
+    # running). The README keeps the measured figures.
+    assert seconds_to_dashboard < 1.5
 
     # The page said how its links went, and how long Firebase took to answer.
-    student.wait_for_report("transport_connect", transport="firebase", outcome="connected")
+    student.wait_for_report(
+        "transport_connect", transport="firebase", outcome="connected", firebase_transport="websocket"
+    )
     assert student.reported("transport_connect", transport="websocket", outcome="failed") >= 1
+    assert firebase_session(standin, student.saved()["firebase"]["uid"])["transport"] == "websocket"
     student.wait_for_report("firebase_response")
     # ...and the aggregator took every report (a refused one would be 4xx).
     wait_until(lambda: len(student.metric_statuses) >= 2, timeout=15, what="the metric reports' answers")
     assert set(student.metric_statuses) == {202}, student.metric_statuses
+    assert student.errors == []
+
+
+def test_with_every_websocket_stopped_a_student_lives_and_answers_through_firebase_long_polling(
+    firebase_class, browser
+):
+    server, standin = firebase_class["server"], firebase_class["standin"]
+    teacher = live_class(server)
+    session = teacher["session"]
+    # No WebSocket gets through to any host: ours fails, then the Firebase SDK's, which falls
+    # back to long polling (plain HTTP requests to /.lp).
+    student = Student(browser, server, session["join_code"], "Grace", block=[EVERY_WEBSOCKET])
+    student.join()
+    expect(student.page.locator("#connection")).to_have_text("● live (Firebase)", timeout=20_000)
+    uid = student.saved()["firebase"]["uid"]
+    assert {"uid": uid, "transport": "long_polling"}.items() <= firebase_session(standin, uid).items()
+    expect(student.page.get_by_role("heading", name="What do leaves need?")).to_be_visible()
+
+    # The class moves on: the page learns it from the mirror, over long polling.
+    state_reads = student.count("GET", "/api/student/state")
+    ok(teacher["api"].post(f"/sessions/{session['id']}/next"))
+    expect(student.page.get_by_role("heading", name="How many petals?")).to_be_visible(timeout=10_000)
+    assert student.count("GET", "/api/student/state") == state_reads
+
+    dashboard = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    log_in(dashboard, server, teacher["teacher"])
+    dashboard.goto(f"{server}/teach/sessions/{session['id']}/")
+    expect(dashboard.locator(".roster-row")).to_have_count(1)
+    watch_roster(dashboard)
+    started_ms = time.time() * 1000
+    student.page.get_by_label("How many petals?").fill("5")
+    student.page.get_by_role("button", name="Send").click()
+    expect(student.page.locator("#student-status")).to_contain_text("Sent", timeout=10_000)
+    seconds_to_sent = time.time() - started_ms / 1000
+    seconds_to_dashboard = seconds_until_roster_shows(dashboard, "Grace", "5", started_ms)
+    assert student.count("POST", "/api/student/responses") == 0
+    stored = answers(teacher["api"], session["id"])
+    assert [(a["answer"], a["source"]) for a in stored] == [({"value": 5}, "firebase")]
+    print(
+        f"\nanswer through Firebase long polling: 'Sent' on the student's page after "
+        f"{seconds_to_sent:.2f} s, on the dashboard after {seconds_to_dashboard:.2f} s"
+    )
+    # Typically under half a second, as over the SDK's WebSocket; the margin is for a busy machine.
+    # An answer stuck until the next keep-alive would take the stand-in's 20 s.
+    assert seconds_to_dashboard < 1.5
+
+    # The teacher locks the question: the page shows it, from the mirror again.
+    state_reads = student.count("GET", "/api/student/state")
+    ok(teacher["api"].post(f"/sessions/{session['id']}/lock"))
+    expect(student.page.locator("#student-status")).to_contain_text("Locked", timeout=10_000)
+    expect(student.page.get_by_role("button", name="Send")).to_be_disabled()
+    assert student.count("GET", "/api/student/state") == state_reads
+
+    # The page reported that its Firebase link rides long polling, and the aggregator took it.
+    student.wait_for_report(
+        "transport_connect", transport="firebase", outcome="connected", firebase_transport="long_polling"
+    )
+    assert student.reported("transport_connect", transport="firebase", firebase_transport="websocket") == 0
+    assert student.reported("transport_connect", transport="websocket", outcome="failed") >= 1
+    wait_until(lambda: len(student.metric_statuses) >= 2, timeout=15, what="the metric reports' answers")
+    assert set(student.metric_statuses) == {202}, student.metric_statuses
+    assert student.errors == []
+
+
+def test_on_long_polling_a_student_rides_out_a_firebase_restart_and_a_worker_pause(firebase_class, browser):
+    server, standin, worker = firebase_class["server"], firebase_class["standin"], firebase_class["worker"]
+    teacher = live_class(server)
+    session = teacher["session"]
+    student = Student(browser, server, session["join_code"], "Hedy", block=[EVERY_WEBSOCKET])
+    student.join()
+    expect(student.page.locator("#connection")).to_have_text("● live (Firebase)", timeout=20_000)
+    uid = student.saved()["firebase"]["uid"]
+    inbox = student.saved()["firebase"]["paths"]["inbox"]
+    first = firebase_session(standin, uid)["session"]
+
+    # Firebase goes away and comes back (its data kept): the page polls our server meanwhile, and
+    # the SDK starts a new long-polling connection once it can.
+    standin.go_down("refuse")
+    expect(student.page.locator("#connection")).to_have_text("● connected (polling)", timeout=15_000)
+    standin.come_up()
+    expect(student.page.locator("#connection")).to_have_text("● live (Firebase)", timeout=30_000)
+    again = firebase_session(standin, uid)
+    assert again["transport"] == "long_polling" and again["session"] != first
+
+    # Paused while it has nothing to do: a worker stopped inside one of its transactions would hold
+    # the database (SQLite) against the HTTP answer as well.
+    worker.send_signal(signal.SIGSTOP)  # nobody takes answers out of the inboxes
+    try:
+        student.page.get_by_label("What do leaves need?").fill("roots")
+        student.page.get_by_role("button", name="Send").click()
+        # No acknowledgement within 4 s: the page sends the same submission over HTTP.
+        expect(student.page.locator("#student-status")).to_contain_text("Sent", timeout=15_000)
+        assert student.count("POST", "/api/student/responses") == 1
+        waiting = standin.data(FIREBASE_TEST_NAMESPACE, inbox)
+        assert len(waiting) == 1, waiting
+    finally:
+        worker.send_signal(signal.SIGCONT)
+    # The worker wakes, takes the entry, finds that submission already stored and acknowledges it.
+    wait_until(
+        lambda: standin.data(FIREBASE_TEST_NAMESPACE, inbox) is None, timeout=15, what="the inbox to drain"
+    )
+    stored = answers(teacher["api"], session["id"])
+    assert [(a["answer"], a["source"], a["version"]) for a in stored] == [({"text": "roots"}, "http", 1)]
+
+    # The class moves on, and the page hears it over the new long-polling connection.
+    state_reads = student.count("GET", "/api/student/state")
+    ok(teacher["api"].post(f"/sessions/{session['id']}/next"))
+    expect(student.page.get_by_role("heading", name="How many petals?")).to_be_visible(timeout=10_000)
+    assert student.count("GET", "/api/student/state") == state_reads
+    assert firebase_session(standin, uid)["transport"] == "long_polling"
     assert student.errors == []
 
 
@@ -239,7 +376,12 @@ def test_with_firebase_blocked_too_a_student_polls_and_answers_over_http(firebas
     teacher = live_class(server)
     session = teacher["session"]
     student = Student(
-        browser, server, session["join_code"], "Dorothy", block=[OUR_WEBSOCKETS, FIREBASE_WEBSOCKETS]
+        browser,
+        server,
+        session["join_code"],
+        "Dorothy",
+        block=[EVERY_WEBSOCKET],
+        block_requests=[FIREBASE_LONG_POLLING],
     )
     student.join()
     expect(student.page.locator("#connection")).to_have_text("● connected (polling)")

@@ -107,15 +107,16 @@ def test_every_browser_transport_connect_series_is_exported_at_zero_before_any_r
     Prometheus has no earlier sample to count the jump from, so the first failures would go unseen."""
     samples = after_a_busy_class
     exported = {
-        dict(labels)["app"] + "/" + dict(labels)["transport"] + "/" + dict(labels)["outcome"]: count
+        "/".join(dict(labels)[key] for key in ("app", "transport", "outcome", "firebase_transport")): count
         for (name, labels), count in samples.items()
         if name == "peardeck_browser_transport_connects_total"
     }
     assert exported == {
-        f"{app}/{transport}/{outcome}": 0
+        f"{app}/{transport}/{outcome}/{via}": 0
         for app in ("teacher", "student", "projector")
         for transport in ("websocket", "firebase")
         for outcome in ("connected", "failed", "timeout")
+        for via in ("none", "websocket", "long_polling")
     }
 
 

@@ -121,3 +121,20 @@ def test_tallies_count_choices_and_summarise_numbers():
     assert numbers["summary"]["median"] == 2.5
     assert sum(numbers["histogram"]["counts"]) == 4
     assert kinds.tally("number", config("number"), [])["summary"] is None
+
+
+def test_a_drawing_tally_carries_every_drawing_for_the_projector_gallery():
+    strokes = [{"points": [[0.1, 0.1], [0.5, 0.5]], "color": "#000000", "width": 3.0}]
+    tally = kinds.tally("drawing", config("drawing"), [{"strokes": strokes}, {"strokes": strokes[:0]}])
+    assert tally == {"answered": 2, "drawings": [{"strokes": strokes}, {"strokes": []}]}
+
+
+def test_whole_numbers_over_a_short_range_get_one_bar_each():
+    numbers = kinds.tally("number", config("number"), [{"value": v} for v in (6, 6, 8, 5)])
+    assert numbers["histogram"] == {
+        "edges": [4.5, 5.5, 6.5, 7.5, 8.5],
+        "counts": [1, 2, 0, 1],
+        "integers": True,
+    }
+    spread = kinds.tally("number", config("number"), [{"value": v} for v in (0, 50, 100)])
+    assert len(spread["histogram"]["counts"]) == 10 and "integers" not in spread["histogram"]

@@ -1,5 +1,6 @@
 """The page views: who may open which page, and what each page is handed."""
 
+import io
 import json
 
 import pytest
@@ -90,3 +91,36 @@ def test_the_api_accepts_a_logged_in_teacher_only_with_the_csrf_header(teacher, 
         HTTP_X_CSRFTOKEN=token,
     )
     assert created.status_code == 201
+
+
+@pytest.mark.django_db
+def test_the_join_qr_code_is_drawn_here_and_holds_the_join_link_with_the_code():
+    import segno
+
+    response = Client().get("/join-qr/abc-234.svg")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    # The same modules segno draws for the link a phone should open: this host, code filled in.
+    expected = io.BytesIO()
+    segno.make("http://testserver/?code=ABC234", error="m").save(
+        expected, kind="svg", border=2, xmldecl=False, omitsize=True, title="QR code: join ABC234"
+    )
+    assert response.content == expected.getvalue()
+    assert b"<svg" in response.content and b"http" not in response.content.split(b">", 1)[1]
+
+
+@pytest.mark.django_db
+def test_the_join_qr_code_refuses_what_cannot_be_a_join_code():
+    assert Client().get("/join-qr/ABC10O.svg").status_code == 404
+    assert Client().get("/join-qr/TOOLONGCODE.svg").status_code == 404
+
+
+def test_another_teachers_deck_gets_a_page_that_says_what_happened(other_teacher, deck, settings):
+    settings.DEBUG = False
+    stranger = Client()
+    stranger.force_login(other_teacher)
+    response = stranger.get(f"/teach/decks/{deck.pk}/")
+    assert response.status_code == 404
+    assert b"We can't find that page" in response.content
+    assert b"belongs to another teacher" in response.content
+    assert b'href="/teach/"' in response.content

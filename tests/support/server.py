@@ -57,11 +57,11 @@ def running_server(env_overrides: dict, *, workers: int | None = None, log_path:
     env.pop("DJANGO_SETTINGS_MODULE", None)
     if workers is not None:
         env["WEB_CONCURRENCY"] = str(workers)
-    # One-off commands keep their metrics in memory; only the server writes multiprocess files.
-    one_off = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    manage("migrate", "--no-input", env=one_off)
+    # One-off commands get the server's whole environment, as a pod's would (manage.py itself
+    # keeps their metrics in memory).
+    manage("migrate", "--no-input", env=env)
     # As the image does at build: without it, pages using static files fail with DEBUG off.
-    manage("collectstatic", "--no-input", "--verbosity", "0", env=one_off)
+    manage("collectstatic", "--no-input", "--verbosity", "0", env=env)
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "peardeck.asgi:application"],

@@ -88,16 +88,21 @@ def _connect(transport="websocket", outcome="failed", value=1, extra=None):
 
 
 def test_a_transport_connect_is_counted_for_the_reporting_app_by_transport_and_outcome():
-    def connects(app, transport, outcome):
+    def connects(app, transport, outcome, via):
         return sample(
-            "peardeck_browser_transport_connects_total", app=app, transport=transport, outcome=outcome
+            "peardeck_browser_transport_connects_total",
+            app=app,
+            transport=transport,
+            outcome=outcome,
+            firebase_transport=via,
         )
 
     combos = [
-        (app, transport, outcome)
+        (app, transport, outcome, via)
         for app in APPS
         for transport in ("websocket", "firebase")
         for outcome in ("connected", "failed", "timeout")
+        for via in ("none", "websocket", "long_polling")
     ]
     before = {combo: connects(*combo) for combo in combos}
     response = Api().post(
@@ -105,7 +110,9 @@ def test_a_transport_connect_is_counted_for_the_reporting_app_by_transport_and_o
         {
             "app": "student",
             "metrics": [
-                _connect("firebase", "connected", 1),
+                _connect("firebase", "connected", 1, {"firebase_transport": "long_polling"}),
+                _connect("firebase", "connected", 4, {"firebase_transport": "websocket"}),
+                _connect("firebase", "failed", 5, {"firebase_transport": "none"}),
                 _connect("websocket", "timeout", 2),
                 {
                     "name": "transport_connect",
@@ -116,14 +123,17 @@ def test_a_transport_connect_is_counted_for_the_reporting_app_by_transport_and_o
         },
     )
     assert response.status_code == 202, response.content
-    assert response.json() == {"accepted": 3}
+    assert response.json() == {"accepted": 5}
     changed = {
         combo: connects(*combo) - before[combo] for combo in combos if connects(*combo) != before[combo]
     }
     assert changed == {
-        ("student", "firebase", "connected"): 1,
-        ("student", "websocket", "timeout"): 2,
-        ("student", "websocket", "failed"): 3,
+        ("student", "firebase", "connected", "long_polling"): 1,
+        ("student", "firebase", "connected", "websocket"): 4,
+        ("student", "firebase", "failed", "none"): 5,
+        # Without firebase_transport (every WebSocket report; pages from before the label): none.
+        ("student", "websocket", "timeout", "none"): 2,
+        ("student", "websocket", "failed", "none"): 3,
     }
 
 
@@ -186,6 +196,15 @@ REFUSALS = [
         422,
         "metrics.0.labels",
     ),
+    (
+        {
+            "app": "student",
+            "metrics": [_connect("firebase", "connected", extra={"firebase_transport": "xhr"})],
+        },
+        "unknown_label_value",
+        422,
+        "metrics.0.labels.firebase_transport",
+    ),
     ({"app": "student", "metrics": [_connect(value=0)]}, "out_of_range", 422, "metrics.0.value"),
     ({"app": "student", "metrics": [_item(value="1")]}, "wrong_type", 422, "metrics.0.value"),
     ({"app": "student", "metrics": [_item(value=True)]}, "wrong_type", 422, "metrics.0.value"),
@@ -194,7 +213,8 @@ REFUSALS = [
     ({"app": "student", "metrics": [_item(value=0)]}, "out_of_range", 422, "metrics.0.value"),
     ({"app": "student", "metrics": [_item(value=-1)]}, "out_of_range", 422, "metrics.0.value"),
     ({"app": "student", "metrics": [_item(value=101)]}, "out_of_range", 422, "metrics.0.value"),
-    ({"app": "student", "metrics": [_item(value=10**400)]}, "out_of_range", 422, "metrics.0.value"),
+    # Numbers outside the double range are not read at all (domain.untrusted): the body is at fault.
+    ({"app": "student", "metrics": [_item(value=10**400)]}, "not_finite", 400, "body"),
     (
         {"app": "student", "metrics": [{"name": "time_to_interactive", "value": -0.1}]},
         "out_of_range",
@@ -210,20 +230,20 @@ REFUSALS = [
     (
         '{"app": "student", "metrics": [{"name": "time_to_interactive", "value": NaN}]}',
         "not_finite",
-        422,
-        "metrics.0.value",
+        400,
+        "body",
     ),
     (
         '{"app": "student", "metrics": [{"name": "firebase_response", "value": Infinity}]}',
         "not_finite",
-        422,
-        "metrics.0.value",
+        400,
+        "body",
     ),
     (
         '{"app": "student", "metrics": [{"name": "firebase_response", "value": 1e999}]}',
         "not_finite",
-        422,
-        "metrics.0.value",
+        400,
+        "body",
     ),
 ]
 
@@ -321,10 +341,17 @@ def test_every_declared_series_exists_at_zero_from_the_start():
         )
         for transport in ("websocket", "firebase"):
             for outcome in ("connected", "failed", "timeout"):
-                labels = {"app": app, "transport": transport, "outcome": outcome}
-                assert (
-                    REGISTRY.get_sample_value("peardeck_browser_transport_connects_total", labels) is not None
-                )
+                for via in ("none", "websocket", "long_polling"):
+                    labels = {
+                        "app": app,
+                        "transport": transport,
+                        "outcome": outcome,
+                        "firebase_transport": via,
+                    }
+                    assert (
+                        REGISTRY.get_sample_value("peardeck_browser_transport_connects_total", labels)
+                        is not None
+                    )
     for outcome in ("connected", "failed", "timeout"):
         assert (
             REGISTRY.get_sample_value("peardeck_browser_websocket_darklaunch_total", {"outcome": outcome})

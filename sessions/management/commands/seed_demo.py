@@ -11,6 +11,7 @@ from sessions.models import Deck
 DEMO_USERNAME = "demo-teacher"
 DEMO_PASSWORD = "pear-demo-2024"
 DEMO_DECK = "Demo: one question of each kind"
+NUMBER_LINE = "/static/peardeck/number-line.svg"
 
 DEMO_QUESTIONS = [
     {
@@ -29,7 +30,11 @@ DEMO_QUESTIONS = [
         "config": {"max_length": 280},
     },
     {"kind": "number", "prompt": "How many eighths make three quarters?", "config": {"min": 0, "max": 100}},
-    {"kind": "draggable", "prompt": "Drag the dot to where 3/4 sits on the number line.", "config": {}},
+    {
+        "kind": "draggable",
+        "prompt": "Drag the dot to where 3/4 sits on the number line.",
+        "config": {"image_url": NUMBER_LINE},
+    },
     {"kind": "drawing", "prompt": "Draw a pizza cut into sixths.", "config": {}},
 ]
 
@@ -48,6 +53,10 @@ class Command(BaseCommand):
             deck = services.create_deck(owner=teacher, title=DEMO_DECK)
             for question in DEMO_QUESTIONS:
                 services.add_question(deck=deck, **question)
+        # Demo decks made before the draggable question had its number line get it now.
+        for question in deck.questions.filter(kind="draggable", image_url=""):
+            if not question.config.get("image_url") and not question.responses.exists():
+                services.update_question(question=question, config={"image_url": NUMBER_LINE})
         _token, plaintext = issue_api_token(user=teacher, name="demo")
         self.stdout.write(
             "\n".join(
