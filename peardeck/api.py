@@ -21,6 +21,7 @@ from domain.errors import DomainError
 from live.api import router as live_router
 from live.api import student_router
 from responses.api import router as responses_router
+from sessions import kinds
 from sessions.api import router as sessions_router
 from web import contract
 from web.browser_metrics import router as browser_metrics_router
@@ -95,6 +96,9 @@ def _field_path(location: tuple | list) -> str:
     if parts and parts[0] in {"body", "query", "path", "header", "cookie", "form"}:
         parts = parts[1:]
     if parts and parts[0] == "payload":
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0] in kinds.KINDS:
+        # A question body is a union discriminated on `kind`; pydantic puts the tag in the path.
         parts = parts[1:]
     return ".".join(parts) or "body"
 
