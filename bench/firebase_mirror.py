@@ -37,7 +37,6 @@ def main() -> None:
     parser.add_argument("--rates", default="50,200,800", help="answers per second to offer, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=0.25, help="the worker's flush interval")
-    parser.add_argument("--ingest-threads", type=int, help="the worker's --ingest-threads (default: its own)")
     options = parser.parse_args()
 
     standin = StandIn(keepalive_seconds=5).start()
@@ -82,7 +81,6 @@ def main() -> None:
             str(port),
             "--interval",
             str(options.interval),
-            *(["--ingest-threads", str(options.ingest_threads)] if options.ingest_threads else []),
         ],
         cwd=ROOT,
         env=env,

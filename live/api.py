@@ -13,11 +13,13 @@ from accounts.auth import teacher_auth
 from domain.errors import DomainError
 from integrations import firebase
 from live import services
-from live.documents import projector_state, student_view, student_view_version, teacher_state
+from live.documents import projector_state, student_version, student_view, student_view_version, teacher_state
 from observability import instrument
 from responses.selectors import tallies_of
+from runtime.snapshot import snapshot
+from sessions import live_state
 from sessions.auth import active_student, projector_auth, student_auth
-from sessions.models import Session
+from sessions.models import Session, Student
 from sessions.selectors import deck_of, session_of, sessions_of
 from web import ratelimit
 from web.polling import conditional
@@ -187,12 +189,40 @@ def student_firebase(request):
 @student_router.get(
     "/student/state",
     auth=student_auth,
-    summary="What you see now: your question, lock, your answer (ETag, since=seq)",
+    summary="What you see now: your question, lock, your answer (ETag, since=seq&answers_since=answers_seq)",
 )
-def student_state(request, response: HttpResponse, since: int | None = None):
+def student_state(
+    request, response: HttpResponse, since: int | None = None, answers_since: int | None = None
+):
     student = active_student(request)
-    etag = student_view_version(student)
-    unchanged = conditional(request, response, etag, since=since, seq=student.session.seq)
+    # A poll with nothing new is answered from this process's cached live state: no query.
+    record = live_state.session(student.session_id)
+    if record is not None:
+        cached = student_version(
+            student.pk, record.seq, record.answers_seq, live_state.student_question_id(student, record)
+        )
+        unchanged = conditional(
+            request,
+            response,
+            cached,
+            since=since,
+            seq=record.seq,
+            answers_since=answers_since,
+            answers_seq=record.answers_seq,
+        )
+        if unchanged:
+            return unchanged
+    student = Student.objects.select_related("session").get(pk=student.pk)
+    session = student.session
+    unchanged = conditional(
+        request,
+        response,
+        student_view_version(student),
+        since=since,
+        seq=session.seq,
+        answers_since=answers_since,
+        answers_seq=session.answers_seq,
+    )
     return unchanged or student_view(student)
 
 
@@ -205,12 +235,24 @@ def rotate_projector_key(request, session_id: int):
 
 
 @student_router.get(
-    "/projector/state", auth=projector_auth, summary="The projector's view (key from the dashboard)"
+    "/projector/state",
+    auth=projector_auth,
+    summary="The projector's view (key from the dashboard; ETag, since=seq&answers_since=answers_seq)",
 )
-def projector_view(request, response: HttpResponse, since: int | None = None):
+def projector_view(
+    request, response: HttpResponse, since: int | None = None, answers_since: int | None = None
+):
     session = request.projector_session
-    etag = f"projector-{session.pk}-{session.seq}"
-    unchanged = conditional(request, response, etag, since=since, seq=session.seq)
+    etag = f"projector-{session.pk}-{session.seq}-{session.answers_seq}"
+    unchanged = conditional(
+        request,
+        response,
+        etag,
+        since=since,
+        seq=session.seq,
+        answers_since=answers_since,
+        answers_seq=session.answers_seq,
+    )
     return unchanged or projector_state(session)
 
 
@@ -225,4 +267,10 @@ def move(request, payload: MoveIn):
 @router.get("/sessions/{session_id}/tallies", summary="Per-question tallies")
 def tallies(request, session_id: int):
     session = _teacher_session(request, session_id)
-    return {"seq": session.seq, "tallies": list(tallies_of(session).values())}
+    with snapshot():
+        session = Session.objects.get(pk=session.pk)
+        return {
+            "seq": session.seq,
+            "answers_seq": session.answers_seq,
+            "tallies": list(tallies_of(session).values()),
+        }

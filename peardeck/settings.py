@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "runtime.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "web.csp.ContentSecurityPolicyMiddleware",
+    # A student's poll with nothing new is answered here, from the live-state cache (live/polling.py).
+    "live.polling.ConditionalPollMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -74,7 +76,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "peardeck.urls"
 # Threads per web worker serving HTTP requests and socket messages (runtime/threads.py); with the 2
-# dashboard-update threads, keep DATABASE_POOL_MAX at or above HTTP_THREADS + 2.
+# dashboard-update threads, the 3 of the teacher's lane and the answer writer, keep
+# DATABASE_POOL_MAX at or above HTTP_THREADS + 6 (its default).
 HTTP_THREADS = env_int("HTTP_THREADS", 8)
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "peardeck.asgi.application"
@@ -104,7 +107,7 @@ if _database_url:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN", 1),
-            "max_size": env_int("DATABASE_POOL_MAX", 10),
+            "max_size": env_int("DATABASE_POOL_MAX", HTTP_THREADS + 6),
             "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
         }
 else:

@@ -23,6 +23,17 @@ class AnswerIn(Schema):
         min_length=1, max_length=64, description="made by the client; a retry reuses it"
     )
     answer: Any = Field(description="depends on the question kind; see the README")
+    order: int | None = Field(
+        default=None,
+        ge=0,
+        lt=2**53,
+        strict=True,
+        description=(
+            "the student's own order of their answers (the pages send microseconds of their clock, "
+            "strictly increasing): the answer with the highest order is kept, whichever transport "
+            "each came by; an older one is answered superseded"
+        ),
+    )
 
 
 class StarIn(Schema):
@@ -33,7 +44,7 @@ class StarIn(Schema):
     "/student/responses",
     auth=student_auth,
     response={200: dict, 201: dict},
-    summary="Submit or change your answer",
+    summary="Submit or change your answer (201 stored; 200 a replay, or superseded by a later one)",
 )
 def submit(request, payload: AnswerIn):
     submitted = services.submit_response(
@@ -42,6 +53,7 @@ def submit(request, payload: AnswerIn):
         submission_id=payload.submission_id,
         answer=payload.answer,
         source=HTTP,
+        order=payload.order,
     )
     body = {
         "question_id": submitted.response.question_id,
@@ -49,8 +61,10 @@ def submit(request, payload: AnswerIn):
         "version": submitted.response.version,
         "submission_id": payload.submission_id,
         "duplicate": submitted.duplicate,
+        # A later answer of this student (by their order) is stored: `answer` is that one.
+        "superseded": submitted.superseded,
     }
-    return Status((200 if submitted.duplicate else 201), body)
+    return Status((200 if submitted.duplicate or submitted.superseded else 201), body)
 
 
 @router.get(

@@ -109,6 +109,28 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_live_state():
+    # The per-process cache of live state (sessions/live_state.py) must not carry one test's
+    # sessions into the next: a rolled-back test's ids are handed out again on SQLite.
+    from sessions import live_state
+
+    live_state.clear()
+    yield
+    live_state.clear()
+
+
+@pytest.fixture(autouse=True)
+def _background_work_ends_with_its_test():
+    # Dashboard updates are built on threads of their own a moment after the answers; one still
+    # running would read (and, on SQLite's shared in-memory test database, lock) the next test's tables.
+    yield
+    from runtime import broadcast, threads
+
+    broadcast.quiesce()
+    threads.finish_work()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_student_budgets():
     # Each student's request budget is kept in the process; one test's students are not another's.
     from sessions.auth import STUDENT_REQUESTS

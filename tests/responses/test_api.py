@@ -63,6 +63,42 @@ def test_a_replayed_old_submission_does_not_overwrite_a_newer_answer(live_sessio
     assert Response.objects.get(question=question).answer == {"choices": [2]}
 
 
+def test_an_answer_older_by_the_students_order_is_superseded_by_the_newer_one_already_stored(
+    live_session, questions, students
+):
+    """The student's order decides, not the order of arrival (issue 12)."""
+    question = questions["multiple_choice"]
+    newer = students[0].post(
+        "/api/student/responses",
+        {"question_id": question.pk, "submission_id": "newer", "answer": {"choices": [2]}, "order": 20},
+    )
+    assert newer.status_code == 201
+    assert newer.json()["superseded"] is False
+    older = students[0].post(
+        "/api/student/responses",
+        {"question_id": question.pk, "submission_id": "older", "answer": {"choices": [0]}, "order": 10},
+    )
+    assert older.status_code == 200
+    assert older.json()["superseded"] is True
+    assert older.json()["answer"] == {"choices": [2]}
+    assert older.json()["version"] == newer.json()["version"]
+    assert Response.objects.get(question=question).answer == {"choices": [2]}
+
+
+@pytest.mark.parametrize("order", [-1, 2**53, 1.5, "12", True])
+def test_an_order_that_is_not_a_whole_number_below_2_to_the_53_is_refused(
+    live_session, questions, students, order
+):
+    question = questions["multiple_choice"]
+    refused = students[0].post(
+        "/api/student/responses",
+        {"question_id": question.pk, "submission_id": "o1", "answer": {"choices": [2]}, "order": order},
+    )
+    assert refused.status_code == 422, refused.content
+    assert error_of(refused)["field"] == "order"
+    assert not Response.objects.exists()
+
+
 def test_reusing_a_submission_id_for_a_different_answer_is_refused(live_session, questions, students):
     question = questions["multiple_choice"]
     answer(students[0], question, {"choices": [0]}, submission_id="same")
