@@ -17,7 +17,7 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pages")
-    env = {"PEARDECK_VAR_DIR": str(tmp), "DEBUG": "false", "RATE_LIMIT_JOIN": "1000"}
+    env = {"PEARDECK_VAR_DIR": str(tmp), "DEBUG": "false"}
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = fresh_postgres_database(os.environ["DATABASE_URL"], "pages_browser")
     else:

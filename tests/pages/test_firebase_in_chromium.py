@@ -57,7 +57,6 @@ def firebase_class(tmp_path_factory):
         "REDIS_URL": REDIS_URL,
         "PEARDECK_VAR_DIR": str(tmp),
         "DEBUG": "false",
-        "RATE_LIMIT_JOIN": "1000",
         "FIREBASE_DATABASE_URLS": f"https://{FIREBASE_TEST_NAMESPACE}.firebaseio.com",
         "FIREBASE_DATABASE_EMULATOR_HOST": standin.address,
         "FIREBASE_CREDENTIALS_FILE": str(account),

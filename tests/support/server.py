@@ -50,6 +50,12 @@ def running_server(env_overrides: dict, *, workers: int | None = None, log_path:
     inherited = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env = {**inherited, **env_overrides, "PEARDECK_BIND": f"127.0.0.1:{port}"}
     env.setdefault("PEARDECK_METRICS_BIND", f"127.0.0.1:{free_port()}")
+    # Every teacher and student a test server meets comes from 127.0.0.1, so the per-address
+    # limits meant for one school's network would refuse a module's worth of sign-ups and joins
+    # (a page test once failed on its eleventh sign-up within a minute). A test about those
+    # limits sets them itself.
+    env.setdefault("RATE_LIMIT_LOGIN", "100000")
+    env.setdefault("RATE_LIMIT_JOIN", "100000")
     own_multiproc_dir = None
     if "PROMETHEUS_MULTIPROC_DIR" not in env:
         own_multiproc_dir = tempfile.mkdtemp(prefix="peardeck-metrics-")
