@@ -168,9 +168,13 @@ def _student_view(student: Student) -> dict:
         "answer": own_answer(student, current),
         # Firebase-mode clients in this share also try a WebSocket in the background and report it.
         "websocket_dark_launch": websocket_dark_launch(student.pk),
+        # Each student moves alone under student pacing, so they need the way around.
+        "question_ids": (
+            [question.pk for question in questions_of_session(session)]
+            if session.pacing == Session.STUDENT
+            else None
+        ),
     }
-    if session.pacing == Session.STUDENT:
-        document["question_ids"] = [question.pk for question in questions_of_session(session)]
     return document
 
 

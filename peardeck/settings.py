@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "runtime.health.HealthCheckMiddleware",
+    # Outside everything that may answer by itself, so those answers are JSON under /api/ too.
+    "web.middleware.ApiErrorsAsJson",
     "django.middleware.security.SecurityMiddleware",
     "web.csp.ContentSecurityPolicyMiddleware",
     # A student's poll with nothing new is answered here, from the live-state cache (live/polling.py).
@@ -75,6 +77,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "peardeck.urls"
+CSRF_FAILURE_VIEW = "web.middleware.csrf_failure"
 # Threads per web worker serving HTTP requests and socket messages (runtime/threads.py); with the 2
 # dashboard-update threads, the 3 of the teacher's lane and the answer writer, keep
 # DATABASE_POOL_MAX at or above HTTP_THREADS + 6 (its default).

@@ -22,11 +22,17 @@ def response_document(response: Response, *, with_student: bool) -> dict:
         "updated_at": response.updated_at,
     }
     if with_student:
-        document["student"] = {"id": response.student_id, "display_name": response.student.display_name}
+        student = response.student
+        document["student"] = {
+            "id": student.pk,
+            "display_name": student.display_name,
+            "removed": student.is_removed,
+        }
     return document
 
 
-def responses_of(session: Session, *, question_id: int | None = None) -> list[Response]:
+def responses_query(session: Session, *, question_id: int | None = None):
+    """Every current answer of the session (removed students' too), by question then student."""
     responses = (
         Response.objects.filter(session=session)
         .select_related("student")
@@ -34,7 +40,11 @@ def responses_of(session: Session, *, question_id: int | None = None) -> list[Re
     )
     if question_id is not None:
         responses = responses.filter(question_id=question_id)
-    return list(responses)
+    return responses
+
+
+def responses_of(session: Session, *, question_id: int | None = None) -> list[Response]:
+    return list(responses_query(session, question_id=question_id))
 
 
 def _active_student_count(session: Session) -> int:

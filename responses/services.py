@@ -147,5 +147,6 @@ def set_starred(*, session: Session, response_id: int, starred: bool) -> Respons
         )
     if response.starred != starred:
         response.starred = starred
-        response.save(update_fields=["starred", "updated_at"])
+        # Not updated_at: it says when the answer last changed, and the CSV's answered_at reads it.
+        response.save(update_fields=["starred"])
     return response

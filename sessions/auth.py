@@ -56,8 +56,24 @@ def _student_within_budget(token: str):
     return student
 
 
-student_auth = bearer_token("StudentToken", _student_within_budget, attribute="student")
-projector_auth = bearer_token("ProjectorKey", session_for_projector_key, attribute="projector_session")
+student_auth = bearer_token(
+    "StudentToken",
+    _student_within_budget,
+    attribute="student",
+    description=(
+        "A student's token, `pds_…`, from POST /api/join (shown once); good for that session only. "
+        "Requests made with it share a budget (STUDENT_REQUESTS_PER_SECOND): past it, 429 rate_limited."
+    ),
+)
+projector_auth = bearer_token(
+    "ProjectorKey",
+    session_for_projector_key,
+    attribute="projector_session",
+    description=(
+        "A session's read-only projector key, `pdp_…`: from POST /api/sessions or "
+        "POST /api/sessions/{session_id}/projector-key (which replaces the previous one)."
+    ),
+)
 
 
 def active_student(request):

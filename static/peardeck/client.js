@@ -114,6 +114,21 @@
     return options.raw ? { status: response.status, data } : data;
   }
 
+  /* Every item of a paged list (GET /api/decks, /api/sessions, /api/sessions/{id}/responses):
+   * {"items": [...], "next_cursor": "…"} a page at a time, until next_cursor is null. */
+  async function allPages(path, options = {}) {
+    const items = [];
+    let cursor = null;
+    do {
+      const separator = path.includes("?") ? "&" : "?";
+      const query = `limit=200${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`;
+      const page = await api("GET", path + separator + query, undefined, options);
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return items;
+  }
+
   // --- metrics ------------------------------------------------------------------------------
 
   // The aggregator knows three apps (observability/browser_metrics_config.py); each page belongs to one.
@@ -603,5 +618,5 @@
     return lastOrder;
   }
 
-  window.Peardeck = { config, api, ApiError, connect, registerTransport, tryWebSocketInBackground, reportMetrics, metrics, newSubmissionId, newOrder, atLeast, backoff };
+  window.Peardeck = { config, api, allPages, ApiError, connect, registerTransport, tryWebSocketInBackground, reportMetrics, metrics, newSubmissionId, newOrder, atLeast, backoff };
 })();

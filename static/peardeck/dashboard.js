@@ -7,7 +7,7 @@
  * either order; the older one is dropped. */
 (function () {
   "use strict";
-  const { api, atLeast, config, connect, metrics } = window.Peardeck;
+  const { api, allPages, atLeast, config, connect, metrics } = window.Peardeck;
   const { el, showError, toast, answerSummary, KIND_LABELS, plural } = window.UI;
   const base = `/api/sessions/${config.session_id}`;
   const byId = (id) => document.getElementById(id);
@@ -111,7 +111,7 @@
 
   async function loadAnswers() {
     try {
-      const [all, counts] = await Promise.all([api("GET", `${base}/responses`), api("GET", `${base}/tallies`)]);
+      const [all, counts] = await Promise.all([allPages(`${base}/responses`), api("GET", `${base}/tallies`)]);
       all.forEach((r) => takeResponse({ ...r, student_id: r.student.id }));
       counts.tallies.forEach((t) => takeTally(t, counts.answers_seq));
       render();
@@ -259,7 +259,9 @@
   async function removeStudent(student) {
     if (!confirm(`Remove ${nameOf(student)} from this session?`)) return;
     try {
-      link.applyState(await api("DELETE", `${base}/students/${student.id}`));
+      await api("DELETE", `${base}/students/${student.id}`); // 204: the roster changes by the event
+      session = { ...session, students: session.students.map((s) => (s.id === student.id ? { ...s, removed: true } : s)) };
+      render();
     } catch (failure) {
       fail(failure);
     }

@@ -489,7 +489,7 @@
             t.is_correct === false ? el("p", { class: "verdict-wrong" }, "✗ Not quite. The answer: ", el("strong", {}, correct)) : null,
             t.starred ? el("p", { class: "star" }, "★ Your teacher starred this answer") : null);
         }));
-      stage.replaceChildren(el("section", { class: "takeaways-page" }, el("h1", {}, "Your takeaways · ", data.session.deck), score, list));
+      stage.replaceChildren(el("section", { class: "takeaways-page" }, el("h1", {}, "Your takeaways · ", data.session.deck.title), score, list));
     } catch (failure) {
       stage.replaceChildren(el("div", { class: "card center" }, el("h1", {}, "The session has ended."), el("p", { class: "error" }, window.UI.studentMessage(failure))));
     }

@@ -1,6 +1,8 @@
-"""runtime/http_bridge.py: the teacher's requests run on a lane of their own."""
+"""runtime/http_bridge.py: the teacher's requests run on a lane of their own, and a body far past
+Django's cap is refused before it is buffered, with the API's error body."""
 
 import asyncio
+import json
 import threading
 import time
 
@@ -73,3 +75,25 @@ def test_a_lock_is_served_at_once_while_every_request_thread_is_busy_with_answer
         release.set()
     assert status == 200
     assert lock_seconds < 0.5
+
+
+async def test_a_body_far_over_the_cap_is_a_413_with_the_error_body(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    sent = []
+    chunks = [{"type": "http.request", "body": b"x" * 2048, "more_body": True} for _ in range(3)]
+
+    async def receive():
+        return chunks.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    def never_called(environ, start_response):
+        raise AssertionError("the request reached Django")
+
+    await WsgiOverAsgi(never_called)(scope("/api/decks"), receive, send)
+    assert sent[0]["status"] == 413
+    error = json.loads(sent[1]["body"])["error"]
+    assert error["code"] == "payload_too_large"
+    assert error["message"]
+    assert error["field"] == "body"
