@@ -145,6 +145,9 @@ class FirebasePaths(Document):
     state: str
     inbox: str
     acks: str
+    sent: str = Field(
+        description="the student's marker {id, at}, moved with every answer (the rules limit its rate)"
+    )
 
 
 class FirebaseCredentials(Document):

@@ -12,8 +12,8 @@
   }
 
   async function load() {
-    const [decks, recent] = await Promise.all([allPages("/api/decks"), api("GET", "/api/sessions?limit=10")]);
-    const sessions = recent.items;
+    const [decks, recentPage] = await Promise.all([allPages("/api/decks"), api("GET", "/api/sessions?limit=10")]);
+    const sessions = recentPage.items;
     const list = document.getElementById("deck-list");
     list.replaceChildren(
       ...decks.map((deck) =>

@@ -221,6 +221,7 @@ def revealed_projector_state(seq: int, answers_seq: int, answered: int) -> dict:
     return {
         **projector_state(seq),
         "answers_seq": answers_seq,
+        "students": 9,
         "revealed": True,
         "tally": {
             "question_id": 10,
@@ -254,7 +255,7 @@ def test_a_tally_that_arrives_after_a_newer_one_is_dropped(server, context):
     context.route_web_socket("**/ws/**", hello_with_tally)
     page.goto(f"{server}/projector/ABCDEF/#key=pdp_scripted")
     stage = page.locator("#projector-stage")
-    expect(stage).to_contain_text("2 answered")
+    expect(stage).to_contain_text("2 of 9 answered")
     socket = scripted.sockets[-1][1]
 
     def tallies(answers_seq: int, answered: int, covers: list) -> str:
@@ -270,10 +271,10 @@ def test_a_tally_that_arrives_after_a_newer_one_is_dropped(server, context):
         )
 
     socket.send(tallies(12, 4, [[11, 12]]))  # read after answers 11 and 12
-    expect(stage).to_contain_text("4 answered")
+    expect(stage).to_contain_text("4 of 9 answered")
     socket.send(tallies(11, 3, [[10, 11]]))  # read before answer 12, sent by a slower worker
     page.wait_for_timeout(500)
-    expect(stage).to_contain_text("4 answered")
+    expect(stage).to_contain_text("4 of 9 answered")
     assert errors == []
 
 
