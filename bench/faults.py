@@ -752,7 +752,15 @@ def start_system(tmp: Path, stack: contextlib.ExitStack, options: argparse.Names
     )
     signup.raise_for_status()
     return System(
-        base, base.process.pid, postgres, proxy, redis, standin, worker, direct_url, signup.json()["token"]
+        base,
+        base.process.pid,
+        postgres,
+        proxy,
+        redis,
+        standin,
+        worker,
+        direct_url,
+        signup.json()["api_token"]["token"],
     )
 
 
