@@ -10,13 +10,19 @@ over its socket (default) or as POST /api/student/responses on its own keep-aliv
 moment its tallies first count every student of its class ("final"). Afterwards the responses
 stored in PostgreSQL are compared with what was sent and acknowledged.
 
+Meanwhile the teacher of class 0 locks and unlocks a second question of their session over and
+over (a lock takes the session row that the class's answers are being written under): the time
+each lock or unlock takes is `lock_p99_ms` (SPEC §7: p99 <= 250 ms while answers pour in).
+
 Target: zero lost answers; every dashboard final within 1 s of the last answer. Everything is
 bounded in count and time (--timeout) and targets 127.0.0.1 only.
 """
 
 import argparse
 import asyncio
+import itertools
 import json
+import multiprocessing
 import os
 import random
 import resource
@@ -75,6 +81,7 @@ class Classroom:
     tally_events: int = 0
     final_at: float | None = None  # when the dashboard first counted every student's answer
     dashboard_error: str | None = None
+    lock_question_id: int | None = None  # class 0: the question its teacher locks and unlocks
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -119,11 +126,13 @@ async def prepare(http: httpx.AsyncClient, classes: int, students: int, teachers
             http,
             teacher=accounts[number % teachers],
             title=f"burst {number}",
-            questions=ONE_CHOICE_QUESTION,
+            questions=ONE_CHOICE_QUESTION * (2 if number == 0 else 1),
             students=[f"s{n}" for n in range(students)],
         )
         question = live.questions[0]
         classroom = Classroom(number, live.teacher.token, live.session_id, live.join_code, question["id"])
+        if number == 0:
+            classroom.lock_question_id = live.questions[1]["id"]
         for n, state in enumerate(live.joined.values()):
             current = state.get("question") or {}
             if current.get("id") != question["id"]:
@@ -288,6 +297,29 @@ async def answer_over_http(room: Classroom, student: Student, host: str, until: 
             student.refusal = str(status)
 
 
+def lock_and_unlock(
+    base: str, token: str, session_id: int, question_id: int, go, start, stop, results
+) -> None:
+    """In a process of its own (this one's event loop is busy with 3,000 sockets and would delay
+    the replies it times): once `go` is set, the teacher locks and unlocks `question_id` from
+    wall-clock time `start.value` until `stop` is set, and puts the latencies in ms on `results`."""
+    latencies: list[float] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=f"{base}/api", headers=headers, timeout=30) as http:
+        go.wait(120)
+        time.sleep(max(0.0, start.value - time.time()))
+        for action in itertools.cycle(("lock", "unlock")):
+            if stop.is_set():
+                break
+            began = time.perf_counter()
+            response = http.post(f"/sessions/{session_id}/{action}", json={"question_id": question_id})
+            if response.status_code != 200:
+                raise RuntimeError(f"{action} answered {response.status_code}: {response.text}")
+            latencies.append((time.perf_counter() - began) * 1000)
+            time.sleep(0.05)
+    results.put(latencies)
+
+
 def stored_submissions(database_url: str, session_ids: list[int]) -> tuple[set[str], float | None]:
     """Submission ids of the responses stored for these sessions, and the span between the first
     and the last stored response as PostgreSQL's own clock saw it."""
@@ -326,6 +358,16 @@ async def run(base: str, master_pid: int, database_url: str, options: argparse.N
     not_empty = [room.number for room in rooms if room.hello_answered != 0]
     if not_empty:
         raise RuntimeError(f"dashboards of classes {not_empty} started with answers already counted")
+    # The teacher who locks during the burst, in a process of its own, ready before the window.
+    spawn = multiprocessing.get_context("spawn")
+    go_locking, stop_locking, lock_results = spawn.Event(), spawn.Event(), spawn.Queue()
+    lock_start = spawn.Value("d", 0.0)
+    locker = spawn.Process(
+        target=lock_and_unlock,
+        args=(str(base), rooms[0].teacher_token, rooms[0].session_id, rooms[0].lock_question_id),
+        kwargs={"go": go_locking, "start": lock_start, "stop": stop_locking, "results": lock_results},
+    )
+    locker.start()
     # Let join events and hellos settle; the machine's load meanwhile is other work's, not ours.
     workers = worker_pids(master_pid)
     idle_before, idle_workers = machine_busy(), sum(cpu_seconds(pid) for pid in workers)
@@ -349,8 +391,13 @@ async def run(base: str, master_pid: int, database_url: str, options: argparse.N
     else:
         answering = [answer_over_http(room, s, host_port, until) for room in rooms for s in room.students]
     watching = [watch_dashboard(room, options.students, until) for room in rooms]
+    lock_start.value = time.time() + (t0 - time.perf_counter())
+    go_locking.set()
     await asyncio.gather(*answering, *watching)
     ended = time.perf_counter()
+    stop_locking.set()
+    lock_latencies: list[float] = await asyncio.to_thread(lock_results.get, True, 60)
+    locker.join(10)
     cpu_after = {pid: cpu_seconds(pid) for pid in workers}
     client_cpu = time.process_time() - client_before
     busy_after = machine_busy()
@@ -363,7 +410,7 @@ async def run(base: str, master_pid: int, database_url: str, options: argparse.N
         if student.stream is not None:
             student.stream[1].close()
     stored, stored_span = stored_submissions(database_url, [room.session_id for room in rooms])
-    report(rooms, students, stored, stored_span, options, t0)
+    figures = report(rooms, students, stored, stored_span, options, t0)
     server_cpu = sum(cpu_after[pid] - cpu_before[pid] for pid in workers)
     busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
     print(
@@ -376,6 +423,21 @@ async def run(base: str, master_pid: int, database_url: str, options: argparse.N
         f"before the window, 2 s with every socket idle: machine {background:.0%} busy "
         f"(web workers {idle_workers:.1f} s CPU of it; the rest is other work on this machine)"
     )
+    lock_p99 = percentile(lock_latencies, 0.99) if lock_latencies else None
+    if lock_latencies:
+        print(
+            f"teacher's lock/unlock while answers arrived: {len(lock_latencies)} requests, "
+            f"p50 {percentile(lock_latencies, 0.5):.0f} ms, p99 {lock_p99:.0f} ms, "
+            f"max {max(lock_latencies):.0f} ms [p99 <= 250 ms]"
+        )
+    figures.update(
+        web_workers_cpu_s=round(server_cpu, 2),
+        web_cpu_ms_per_answer=round(1000 * server_cpu / max(1, figures["acked"]), 2),
+        machine_busy=round(busy, 2),
+        machine_busy_before=round(background, 2),
+        lock_p99_ms=round(lock_p99, 1) if lock_p99 is not None else None,
+    )
+    return figures
 
 
 def report(
@@ -385,7 +447,8 @@ def report(
     stored_span: float | None,
     options: argparse.Namespace,
     t0: float,
-) -> None:
+) -> dict:
+    """Prints the human table; returns the figures for the RESULT line."""
     sent = [s for s in students if s.sent is not None]
     acked = [s for s in students if s.acked is not None]
     refused = Counter(s.refusal for s in students if s.refusal)
@@ -403,13 +466,24 @@ def report(
             "not acked, by server error code or client-side reason: "
             + ", ".join(f"{code} {n}" for code, n in refused.most_common())
         )
+    figures = {
+        "transport": options.transport,
+        "classes": len(rooms),
+        "students": options.students,
+        "window_s": options.window,
+        "offered": len(students),
+        "sent": len(sent),
+        "acked": len(acked),
+        "stored": len(stored),
+        "lost": lost,
+    }
     late = [s.sent - s.due for s in sent]
     print(
         f"send lateness against schedule: p99 {percentile(late, 0.99) * 1000:.0f} ms, "
         f"max {max(late) * 1000:.0f} ms"
     )
     if not acked:
-        return
+        return figures
     first_send = min(s.sent for s in sent)
     last_ack = max(s.acked for s in acked)
     latencies = [(s.acked - s.sent) * 1000 for s in acked]
@@ -418,12 +492,34 @@ def report(
         f"ack latency p50 {percentile(latencies, 0.5):.0f} ms, "
         f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
     )
+    figures["ack_p50_ms"] = round(percentile(latencies, 0.5))
+    figures["ack_p99_ms"] = round(percentile(latencies, 0.99))
+    figures["last_ack_after_window_end_s"] = round(last_ack - (t0 + options.window), 2)
+    figures["acks_per_s"] = round(len(acked) / (last_ack - first_send), 1)
     span = f"{len(stored) / stored_span:.0f} answers/s" if stored_span else "n/a"
     print(
         f"throughput: {len(acked) / (last_ack - first_send):.0f} acks/s as the client saw them; "
         f"stored {span} between the first and last stored response (PostgreSQL's clock)"
     )
     finals = [room for room in rooms if room.final_at is not None]
+    figures["dashboards_final"] = len(finals)
+    # SPEC §7: each dashboard final within 1 s of its class's last answer being *sent*.
+    after_send = [
+        room.final_at - max(s.sent for s in room.students if s.sent is not None)
+        for room in finals
+        if any(s.sent is not None for s in room.students)
+    ]
+    if after_send:
+        p50, p99, most = percentile(after_send, 0.5), percentile(after_send, 0.99), max(after_send)
+        figures["final_after_class_last_send_p50_s"] = round(p50, 2)
+        figures["final_after_class_last_send_p99_s"] = round(p99, 2)
+        figures["final_after_class_last_send_max_s"] = round(most, 2)
+        last_final = max(room.final_at for room in finals)
+        figures["last_final_after_window_end_s"] = round(last_final - (t0 + options.window), 2)
+        print(
+            f"final after the class's last answer was sent: "
+            f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {most:.2f} s"
+        )
     after_class: list[float] = []
     after_global: list[float] = []
     for room in finals:
@@ -456,6 +552,7 @@ def report(
     errors = Counter(room.dashboard_error for room in rooms if room.dashboard_error)
     if errors:
         print("dashboard errors: " + ", ".join(f"{e} {n}" for e, n in errors.items()))
+    return figures
 
 
 def main() -> None:
@@ -493,7 +590,7 @@ def main() -> None:
         log_path = Path(tmp) / "gunicorn.log"
         with running_server(env, workers=options.workers, log_path=log_path) as base:
             try:
-                asyncio.run(
+                figures = asyncio.run(
                     asyncio.wait_for(run(base, base.process.pid, database_url, options), options.timeout)
                 )
             except TimeoutError:
@@ -506,6 +603,8 @@ def main() -> None:
                 ]
                 if problems:
                     print(f"server log: {len(problems)} error lines, first: {problems[0]}")
+    figures["load_average"] = os.getloadavg()[0]
+    print("RESULT " + json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.submit import ADMIN_URL, REDIS_URL  # noqa: E402
+from bench.submit import ADMIN_URL, REDIS_URL, workers_cpu  # noqa: E402
 from tests.support.classroom import open_class_async, sign_up_teacher_async, text_questions  # noqa: E402
 from tests.support.server import fresh_postgres_database, running_server  # noqa: E402
 
@@ -41,7 +41,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def run(base: str, master_pid: int, students: int, rounds: int) -> None:
+async def run(base: str, master_pid: int, students: int, rounds: int) -> dict:
     api = f"{base}/api"
     async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         teacher_account = await sign_up_teacher_async(http, username="fanout")
@@ -74,6 +74,7 @@ async def run(base: str, master_pid: int, students: int, rounds: int) -> None:
         rss_after = worker_rss_kib(master_pid)
 
         results = []
+        cpu_spent = 0.0
         for round_number in range(rounds):
             arrivals: list[float] = []
 
@@ -86,10 +87,12 @@ async def run(base: str, master_pid: int, students: int, rounds: int) -> None:
 
             waiting = [asyncio.create_task(wait_for_question(ws)) for ws in sockets]
             await asyncio.sleep(0.5)
+            cpu_before = workers_cpu(master_pid)
             started = time.perf_counter()
             await http.post(f"/sessions/{session['id']}/next", headers=teacher)
             answered = (time.perf_counter() - started) * 1000
             await asyncio.gather(*waiting)
+            cpu_spent += workers_cpu(master_pid) - cpu_before
             delays = [(arrival - started) * 1000 for arrival in arrivals]
             results.append(delays)
             print(
@@ -108,6 +111,16 @@ async def run(base: str, master_pid: int, students: int, rounds: int) -> None:
     )
     print(f"worker RSS {rss_before / 1024:.1f} MiB idle -> {rss_after / 1024:.1f} MiB with sockets open")
     print(f"memory per idle socket {per_socket / 1024:.1f} KiB (target <= 64 KiB)")
+    # The teacher's request is in it too: an upper bound of the CPU one socket's event costs.
+    per_delivery = 1000 * cpu_spent / (rounds * students)
+    print(f"web workers' CPU per event delivered to a socket {per_delivery:.3f} ms")
+    return {
+        "students": students,
+        "rounds": rounds,
+        "p99_ms_median": round(statistics.median(p99s), 1),
+        "memory_per_socket_kib": round(per_socket / 1024, 1),
+        "cpu_ms_per_delivery": round(per_delivery, 4),
+    }
 
 
 def main() -> None:
@@ -131,7 +144,8 @@ def main() -> None:
         env["PEARDECK_VAR_DIR"] = tmp
         with running_server(env, workers=args.workers, log_path=Path(tmp) / "gunicorn.log") as base:
             print(f"layer={args.layer} workers={args.workers} students={args.students}")
-            asyncio.run(run(base, base.process.pid, args.students, args.rounds))
+            figures = asyncio.run(run(base, base.process.pid, args.students, args.rounds))
+    print("RESULT " + json.dumps({"layer": args.layer, "workers": args.workers, **figures}))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ must follow its flush rate and the number of shards, not the number of answers.
 
 import argparse
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -37,7 +38,13 @@ def main() -> None:
     parser.add_argument("--rates", default="50,200,800", help="answers per second to offer, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=0.25, help="the worker's flush interval")
-    parser.add_argument("--ingest-threads", type=int, help="the worker's --ingest-threads (default: its own)")
+    parser.add_argument("--browsers", type=int, default=8, help="threads playing the browsers' writes")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=5,
+        help="then answers per student written at once (a multi-path write per shard), timed until taken in",
+    )
     options = parser.parse_args()
 
     standin = StandIn(keepalive_seconds=5).start()
@@ -82,7 +89,6 @@ def main() -> None:
             str(port),
             "--interval",
             str(options.interval),
-            *(["--ingest-threads", str(options.ingest_threads)] if options.ingest_threads else []),
         ],
         cwd=ROOT,
         env=env,
@@ -103,6 +109,7 @@ def main() -> None:
             f"{'offered':>8} {'in/s':>9} {'drained':>9} {'stored/s':>9} {'refused':>8} {'writes':>8} "
             f"{'writes/s':>9} {'/shard/s':>9} {'ans/write':>10}"
         )
+        figures = []
         for rate in [int(rate) for rate in options.rates.split(",")]:
             for session, _students in classes:
                 moved = live_services.step_question(session=session, step=1)  # everyone on a fresh question
@@ -112,13 +119,15 @@ def main() -> None:
             refused_before = _refused(standin)
             standin.reset_counts()
             started = time.monotonic()
-            written = run_load(db, app, classes, rate, options.seconds, live_services)
+            written = run_load(db, app, classes, rate, options.seconds, live_services, options.browsers)
+            load_stopped = time.monotonic()
             # Until the worker has taken (and acknowledged) every answer, or a minute more.
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and any(
                 _children(standin.data(namespace, "/inbox"), depth=3) for namespace in SHARDS
             ):
-                time.sleep(0.2)
+                time.sleep(0.05)
+            emptied_after = time.monotonic() - load_stopped
             time.sleep(1)  # the last flush
             elapsed = time.monotonic() - started
             worker_writes = standin.request_counts().get("PATCH", 0)
@@ -130,6 +139,30 @@ def main() -> None:
                 f"{worker_writes / elapsed / len(SHARDS):>9.1f} "
                 f"{written / max(worker_writes, 1):>10.1f}"
             )
+            figures.append(
+                {
+                    "offered_per_s": rate,
+                    "written_per_s": round(written / (load_stopped - started), 1),
+                    "stored": stored,
+                    "refused": refused,
+                    "stored_per_s_while_loaded": round(stored / (load_stopped - started + emptied_after), 1),
+                    "inbox_empty_after_load_stop_s": round(emptied_after, 2),
+                    "worker_writes": worker_writes,
+                }
+            )
+        backlog = {}
+        if options.backlog:
+            cpu_before = _cpu_seconds(worker.pid)
+            backlog = take_in_backlog(db, app, classes, options.backlog, standin, live_services)
+            # The worker's own CPU (listeners, ingest, acks, relay), per answer of the backlog.
+            backlog["worker_cpu_ms_per_answer"] = round(
+                1000 * (_cpu_seconds(worker.pid) - cpu_before) / backlog["answers"], 3
+            )
+            print(
+                f"backlog: {backlog['answers']} answers written at once, taken in and acknowledged in "
+                f"{backlog['drained_s']:.2f} s = {backlog['answers_per_s']:.0f} answers/s; "
+                f"the worker's CPU {backlog['worker_cpu_ms_per_answer']} ms an answer"
+            )
         by_firebase = Response.objects.filter(source="firebase").count()
         print(f"responses stored: {Response.objects.count()}, by firebase: {by_firebase}")
         outcomes = Counter()
@@ -139,10 +172,56 @@ def main() -> None:
                 outcomes[acks.get("code", acks.get("status"))] += 1
             outcomes["still in the inbox"] += len(_children(standin.data(namespace, "/inbox"), depth=3))
         print("acknowledgements:", dict(outcomes))
+        print("inbox empty after the load stopped, s:", [f["inbox_empty_after_load_stop_s"] for f in figures])
+        result = {"shards": len(SHARDS), "sessions": options.sessions, "rates": figures, "backlog": backlog}
+        print("RESULT " + json.dumps(result))
     finally:
         worker.terminate()
         worker.wait(timeout=30)
         standin.stop()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def take_in_backlog(db, app, classes, per_student: int, standin, live_services) -> dict:
+    """Every student's `per_student` answers land in the inboxes at once (one multi-path write per
+    shard, as a class's burst arrives); returns how long the worker took to take them all in."""
+    from integrations import firebase
+
+    for session, _students in classes:
+        moved = live_services.step_question(session=session, step=1)
+        session.current_question_id = moved.current_question_id
+    time.sleep(1)
+    by_shard: dict[int, dict] = {}
+    for session, students in classes:
+        for student in students:
+            for n in range(per_student):
+                path = f"{session.pk}/student-{student.pk}/{uuid.uuid4().hex}"
+                by_shard.setdefault(firebase.shard_of(session.pk), {})[path] = {
+                    "question_id": session.current_question_id,
+                    "answer": {"value": n},
+                    "order": n,
+                }
+    started = time.monotonic()
+    for shard, updates in by_shard.items():
+        db.reference("/inbox", app=app, url=f"https://{SHARDS[shard]}.firebaseio.com").update(updates)
+    written = time.monotonic()
+    deadline = written + 60
+    while time.monotonic() < deadline and any(
+        _children(standin.data(namespace, "/inbox"), depth=3) for namespace in SHARDS
+    ):
+        time.sleep(0.02)
+    drained = time.monotonic() - started
+    answers = sum(len(updates) for updates in by_shard.values())
+    return {
+        "answers": answers,
+        "write_s": round(written - started, 2),
+        "drained_s": round(drained, 2),
+        "answers_per_s": round(answers / drained, 1),
+    }
 
 
 def _refused(standin) -> int:
@@ -163,7 +242,7 @@ def _children(node, depth: int) -> list:
     return [leaf for child in values for leaf in _children(child, depth - 1)]
 
 
-def run_load(db, app, classes, rate: int, seconds: float, live_services) -> int:
+def run_load(db, app, classes, rate: int, seconds: float, live_services, threads: int) -> int:
     """Writes `rate` answers per second spread over every student, and steps each class's question
     every 5 s; returns how many answers were written."""
     from integrations import firebase
@@ -172,7 +251,6 @@ def run_load(db, app, classes, rate: int, seconds: float, live_services) -> int:
     lock = threading.Lock()
     stop = time.monotonic() + seconds
     everyone = [(session, student) for session, students in classes for student in students]
-    threads = 4
     # The browsers know the current question from the mirror; here the teachers' thread tells them.
     current = {session.pk: session.current_question_id for session, _students in classes}
 

@@ -17,15 +17,21 @@ A question reaches a student or the projector only as question_document(for_teac
 
 Events are built by the change that causes them, in a form a teacher may see: session changes in
 sessions/changes.py (their question always in the public form), answers' tallies in
-responses/selectors.py (tally_event). for_role below is what each connection passes on. Every
+responses/selectors.py (tally_events). for_role below is what each connection passes on. Every
 event that bumps `seq` reaches every role in some form, so no client sees a false gap: where a
-role may not see the content, it gets a bare {"type": "seq", "seq": n}.
+role may not see the content, it gets a bare {"type": "seq", "seq": n}. Every tally event reaches
+the teacher and the projector with its `answers_seq` and `covers` (the projector's with only the
+revealed tallies, perhaps none), so their answers watermark has no false holes either.
+
+Each document is read in one snapshot (runtime/snapshot.py) and carries the versions it is at:
+`seq` always, `answers_seq` wherever the role sees answers (the dashboard, the projector, the
+student's own answer), so a client can tell it from older or newer pieces it already holds.
 """
 
 from integrations import firebase
 from live.darklaunch import websocket_dark_launch
-from responses.models import Response
 from responses.selectors import own_answer, response_document, responses_of, tallies_of
+from runtime.snapshot import snapshot
 from sessions.models import Question, Session, Student
 from sessions.selectors import question_document, questions_of_session
 
@@ -69,9 +75,12 @@ def for_role(event: dict, role: str, student_id: int | None = None) -> dict | No
         return _seq_only(event)
     if kind == "tallies":
         if role == PROJECTOR:
+            # Even with nothing revealed it carries its versions and ranges: the projector's
+            # answers watermark must move with every tally, or it would see holes that are none.
             revealed = set(event["revealed_question_ids"])
             tallies = [tally for tally in event["tallies"] if tally["question_id"] in revealed]
-            return {"type": "tallies", "seq": event["seq"], "tallies": tallies} if tallies else None
+            versions = {name: event[name] for name in ("answers_seq", "covers") if name in event}
+            return {"type": "tallies", "seq": event["seq"], **versions, "tallies": tallies}
         return None  # students see only their own answers, which they sent themselves
     return None
 
@@ -120,12 +129,16 @@ def teacher_state(session: Session) -> dict:
 
 
 def dashboard_state(session: Session) -> dict:
-    """The teacher's dashboard: the session, roster, every current answer and every tally."""
-    return {
-        **teacher_state(session),
-        "responses": [response_document(r, with_student=False) for r in responses_of(session)],
-        "tallies": list(tallies_of(session).values()),
-    }
+    """The teacher's dashboard: the session, roster, every current answer and every tally, all
+    read in one snapshot with the versions they are at."""
+    with snapshot():
+        session = Session.objects.select_related("deck").get(pk=session.pk)
+        return {
+            **teacher_state(session),
+            "answers_seq": session.answers_seq,
+            "responses": [response_document(r, with_student=False) for r in responses_of(session)],
+            "tallies": list(tallies_of(session).values()),
+        }
 
 
 def _student_question(student: Student) -> Question | None:
@@ -136,40 +149,59 @@ def _student_question(student: Student) -> Question | None:
 
 
 def student_view(student: Student) -> dict:
-    """What one student may see: their question without its correct answers, and their own answer."""
+    """What one student may see: their question without its correct answers, and their own answer,
+    read in one snapshot with the versions they are at."""
+    with snapshot():
+        return _student_view(Student.objects.select_related("session").get(pk=student.pk))
+
+
+def _student_view(student: Student) -> dict:
     session = student.session
     current = _student_question(student)
     question = current if session.state != Session.WAITING else None
     document = {
         **_session_core(session),
+        "answers_seq": session.answers_seq,  # the student's own answer is among the answers
         "student": {"id": student.pk, "display_name": student.display_name},
         "question": question_document(question, for_teacher=False) if question else None,
         "locked": bool(question and session.is_locked(question.pk)) or session.state == Session.ENDED,
         "answer": own_answer(student, current),
         # Firebase-mode clients in this share also try a WebSocket in the background and report it.
         "websocket_dark_launch": websocket_dark_launch(student.pk),
+        # Each student moves alone under student pacing, so they need the way around.
+        "question_ids": (
+            [question.pk for question in questions_of_session(session)]
+            if session.pacing == Session.STUDENT
+            else None
+        ),
     }
-    if session.pacing == Session.STUDENT:
-        document["question_ids"] = [question.pk for question in questions_of_session(session)]
     return document
 
 
 def student_view_version(student: Student) -> str:
-    """Changes whenever student_view(student) would: the session's seq, where the student is, and
-    the version of their own answer there. One small query."""
-    question = student.current_question_id if student.session.pacing == Session.STUDENT else None
-    question = question or student.session.current_question_id
-    version = (
-        Response.objects.filter(student=student, question_id=question)
-        .values_list("version", flat=True)
-        .first()
-        or 0
+    """Changes whenever student_view(student) would: the session's seq (state, question, locks,
+    roster), its answers_seq (the student's own answer is among them), and where the student is.
+    No query beyond the student's session."""
+    session = student.session
+    question = student.current_question_id if session.pacing == Session.STUDENT else None
+    return student_version(
+        student.pk, session.seq, session.answers_seq, question or session.current_question_id
     )
-    return f"student-{student.pk}-{student.session.seq}-{question}-{version}"
+
+
+def student_version(student_id: int, seq: int, answers_seq: int, question_id: int | None) -> str:
+    """The ETag of a student's view, from the versions alone (the polls' cached fast path uses it)."""
+    return f"student-{student_id}-{seq}-{answers_seq}-{question_id}"
 
 
 def projector_state(session: Session) -> dict:
-    """The projector: join code, the current question, a head count, and results only if revealed."""
+    """The projector: join code, the current question, a head count, and results only if revealed;
+    read in one snapshot with the versions they are at."""
+    with snapshot():
+        return _projector_state(Session.objects.get(pk=session.pk))
+
+
+def _projector_state(session: Session) -> dict:
     question = session.current_question
     revealed = bool(question and session.is_revealed(question.pk))
     return {
@@ -177,6 +209,7 @@ def projector_state(session: Session) -> dict:
         "join_code": session.join_code,
         "state": session.state,
         "seq": session.seq,
+        "answers_seq": session.answers_seq,
         "current_question_id": session.current_question_id,
         "question": question_document(question, for_teacher=False) if question else None,
         "locked": bool(question and session.is_locked(question.pk)),

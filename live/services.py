@@ -6,13 +6,15 @@ per function; each change goes through sessions/changes.py (seq, outbox, event a
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.services import use_api_token
 from domain.errors import DomainError
 from domain.tokens import PROJECTOR_PREFIX, STUDENT_PREFIX, new_token, token_hash
-from responses.selectors import tallies_of
+from responses.selectors import tallies_of, tally_events
 from runtime import broadcast
+from sessions import kinds, live_state
 from sessions.changes import question_payload, record_change
 from sessions.joincodes import new_join_code, normalize_join_code
 from sessions.models import Deck, Question, Session, Student, display_name_key
@@ -179,8 +181,10 @@ def flag_question(*, session: Session, action: str, question_id: int | None = No
     session.save(update_fields=[flag.field])
     payload = {"question_id": question_id}
     if flag.event == "results_revealed":
-        # The projector shows the results the moment they are revealed.
+        # The projector shows the results the moment they are revealed. Read under the row lock,
+        # which answer batches wait for: the tally is exactly the one of this answers_seq.
         payload["tally"] = tallies_of(session, question_ids=[question_id]).get(question_id)
+        payload["answers_seq"] = session.answers_seq
     record_change(session, flag.event, **payload)
     return session
 
@@ -217,6 +221,9 @@ def rotate_projector_key(*, session: Session) -> str:
     projector_key = new_token(PROJECTOR_PREFIX)
     session.projector_key_hash = token_hash(projector_key)
     session.save(update_fields=["projector_key_hash"])
+    # No seq for a key, but no process may go on knowing the old one.
+    live_state.session_changed(session.pk)
+    transaction.on_commit(lambda pk=session.pk: live_state.forget_session(pk))
     # Projector sockets opened with an older key close (live/consumers.py).
     broadcast.notify_after_commit(
         broadcast.group_name(session.pk),
@@ -284,7 +291,26 @@ def remove_student(*, session: Session, student_id: int) -> Student:
         student.removed_at = timezone.now()
         student.save(update_fields=["removed_at"])
         record_change(session, "student_removed", student_id=student.pk, students=_active_students(session))
+        _answers_left(session, student)
     return student
+
+
+def _answers_left(session: Session, student: Student) -> None:
+    """A removed student's answers leave every tally: that is a change of the session's answers, so
+    answers_seq grows by one (under the row lock the caller holds, like an answer batch) and the
+    tallies of every question go out again with the range they cover, as a batch's do."""
+    Session.objects.filter(pk=session.pk).update(answers_seq=F("answers_seq") + 1)
+    session.refresh_from_db(fields=["answers_seq"])
+    after = session.answers_seq
+    questions = Question.objects.filter(deck_id=session.deck_id).values_list("id", "kind")
+    items = {(question_id, student.pk) for question_id, kind in questions if kinds.is_answerable(kind)}
+    items.add(("covers", after - 1, after))
+
+    def announce(session_id=session.pk):
+        broadcast.publish_coalesced({session_id: items}, tally_events)
+        live_state.answers_changed({session_id: after})
+
+    transaction.on_commit(announce)
 
 
 @transaction.atomic
@@ -301,6 +327,9 @@ def move_student(*, student: Student, question_id: int) -> Student:
         )
     Student.objects.filter(pk=student.pk).update(current_question_id=question_id)
     student.current_question_id = question_id
+    # Where the student is belongs to their cached record (their polls' ETag), and bumps no seq.
+    live_state.forget_student(student.pk)
+    transaction.on_commit(lambda pk=student.pk: live_state.forget_student(pk))
     return student
 
 
@@ -341,6 +370,8 @@ def identify_socket(
             )
         if student.is_removed:
             raise DomainError("student_removed", "The teacher removed you from this session.")
+        # The class's record is read now, while sockets connect, not when their answers arrive.
+        live_state.session(student.session_id)
         return student.session, student
     if role == "projector":
         session = session_for_projector_key(token)

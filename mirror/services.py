@@ -20,13 +20,15 @@ from integrations import firebase
 from mirror import selectors
 from mirror.models import ClearedSession, OutboxEntry
 from observability import metrics
-from responses.services import submit_response
+from responses import intake
+from responses.services import submit_responses
 from sessions.models import Session, Student
 
 log = logging.getLogger(__name__)
 
-# Keys an inbox entry may hold; database.rules.json allows the same (and requires all three).
-INBOX_ENTRY_KEYS = {"question_id", "answer", "at"}
+# Keys an inbox entry may hold; database.rules.json allows the same (and requires question_id,
+# answer and at; `order` is the student's own order of their answers, passed on to the writer).
+INBOX_ENTRY_KEYS = {"question_id", "answer", "at", "order"}
 # The largest entry database.rules.json lets a student write is a drawing of 256 KiB as one string
 # (a text answer is at most 5,000 characters); anything much larger did not come through the
 # rules and is refused unread (a stand-in or emulator without rules, a rules deployment gone wrong).
@@ -162,31 +164,66 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def ingest_inbox_entry(entry: InboxEntry) -> dict:
-    """Stores one inbox answer through the same service as HTTP; returns its acknowledgement.
+    """One entry through ingest_inbox_entries; a transient error propagates."""
+    [result] = ingest_inbox_entries([entry])
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
-    The acknowledgement is `{"status": "stored", "question_id", "version"}` or
-    `{"status": "refused", "code", "message"[, "field"]}`. A replayed entry (same student and
-    submission_id) is the same response, acknowledged again. Errors that are not the answer's
-    fault (the database away, `is_transient`) propagate: the entry is then neither stored nor
-    acknowledged. Any other error, however unexpected, refuses this entry alone: one student's
-    entry never stops the worker.
+
+def ingest_inbox_entries(entries: list[InboxEntry]) -> list[dict | BaseException]:
+    """Stores inbox answers through the same writer as HTTP and sockets, all handed to it at once
+    (one batch, one transaction); returns each entry's acknowledgement, in order.
+
+    An acknowledgement is `{"status": "stored", "question_id", "version"}`, `{"status":
+    "superseded", "question_id", "version", "answer"}` (a later answer of the student's, by their
+    order, is what is stored) or `{"status": "refused", "code", "message"[, "field"]}`. A replayed
+    entry (same student and submission_id) is the same response, acknowledged again. An error
+    that is not the answer's fault (the database away, `is_transient`) is returned in the entry's
+    place: the entry is then neither stored nor acknowledged. Any other error, however
+    unexpected, refuses that entry alone: one student's entry never stops the worker.
     """
-    try:
-        return _ingest(entry)
-    except Exception as exc:
-        if is_transient(exc):
-            raise
-        log.exception("inbox entry %s refused after an unexpected error", entry.key)
-        metrics.FIREBASE_ERRORS.labels(operation="ingest", reason="error").inc()
-        return _refused("internal", "This answer could not be stored; send it again another way.")
+    results: list[dict | BaseException | None] = [None] * len(entries)
+    students = _students_of(entries)
+    submitted: list[tuple[int, dict]] = []
+    for index, entry in enumerate(entries):
+        try:
+            checked = _checked(entry, students)
+        except Exception as exc:
+            results[index] = _unexpected(entry, exc)
+            continue
+        if "status" in checked:
+            results[index] = checked
+        else:
+            submitted.append((index, checked))
+    futures = submit_responses([arguments for _index, arguments in submitted]) if submitted else []
+    for (index, _arguments), future in zip(submitted, futures, strict=True):
+        try:
+            results[index] = acknowledgement(intake.wait(future))
+        except DomainError as exc:
+            results[index] = _refused(exc.code, exc.message, exc.field)
+        except Exception as exc:
+            results[index] = _unexpected(entries[index], exc)
+    return results
 
 
-def _ingest(entry: InboxEntry) -> dict:
-    student_id = firebase.student_id_of_uid(entry.uid)
-    student = None
-    if student_id is not None:
-        # Only what submit_response reads; it reads the session itself, under its lock.
-        student = Student.objects.only("id", "session_id").filter(pk=student_id).first()
+def _unexpected(entry: InboxEntry, exc: BaseException) -> dict | BaseException:
+    if is_transient(exc):
+        return exc
+    log.error("inbox entry %s refused after an unexpected error", entry.key, exc_info=exc)
+    metrics.FIREBASE_ERRORS.labels(operation="ingest", reason="error").inc()
+    return _refused("internal", "This answer could not be stored; send it again another way.")
+
+
+def _students_of(entries: list[InboxEntry]) -> dict[int, Student]:
+    """The entries' students, in one query: only what submit_response reads."""
+    ids = {firebase.student_id_of_uid(entry.uid) for entry in entries} - {None}
+    return {student.pk: student for student in Student.objects.only("id", "session_id").filter(pk__in=ids)}
+
+
+def _checked(entry: InboxEntry, students: dict[int, Student]) -> dict:
+    """submit_response's arguments for an entry, or its refusal (an ack with a status)."""
+    student = students.get(firebase.student_id_of_uid(entry.uid))
     if student is None or student.session_id != entry.session_id:
         return _refused("student_not_found", "No such student in this session.")
     value = entry.value
@@ -196,15 +233,28 @@ def _ingest(entry: InboxEntry) -> dict:
         return _refused("payload_too_large", "This answer is larger than any question takes.", "answer")
     try:
         answer = _answer_of(value.get("answer"))
-        submitted = submit_response(
-            student=student,
-            question_id=value["question_id"],
-            submission_id=entry.submission_id,
-            answer=answer,
-            source="firebase",
-        )
     except DomainError as exc:
         return _refused(exc.code, exc.message, exc.field)
+    return {
+        "student": student,
+        "question_id": value["question_id"],
+        "submission_id": entry.submission_id,
+        "answer": answer,
+        "source": "firebase",
+        "order": value.get("order"),
+    }
+
+
+def acknowledgement(submitted) -> dict:
+    """`stored`, or `superseded` (a later answer of the student's, by their order, is stored:
+    the ack carries it) for an accepted answer."""
+    if submitted.superseded:
+        return {
+            "status": "superseded",
+            "question_id": submitted.response.question_id,
+            "version": submitted.response.version,
+            "answer": submitted.response.answer,
+        }
     return {
         "status": "stored",
         "question_id": submitted.response.question_id,

@@ -2,22 +2,23 @@
 
 Streaming listeners (one per shard, on /inbox) only queue their events; everything that touches
 the database or writes to Firebase happens in `tick()`, one at a time, on the loop's thread
-(inbox answers on ingest threads that the tick waits for):
+(inbox answers are written by the process's answer writer, responses/intake.py, which the tick
+waits for):
 
 1. restart any listener whose SDK thread died (the SDK gives up after a failed reconnection);
 2. ingest queued inbox entries through responses.services.submit_response, then write their
    acknowledgements (one multi-path write per shard to /acks) and delete them from the inbox
    (one more per shard); acknowledgements that could not be written are kept and retried.
    A tick takes the waiting entries round-robin across students, at most INGEST_PER_STUDENT of
-   each (fair_batch). With several ingest threads a tick's entries are split into lanes by
-   student: each lane runs on its own thread and database connection, and a student's entries
-   all sit in one lane, in the order they arrived, so a later answer is never overwritten by an
-   earlier one. The tick waits for every lane before acknowledging, so the next tick never
-   overtakes this one. An entry that fails is refused with an acknowledgement
-   (services.ingest_inbox_entry); one that meets the database away waits, with that student's
-   later entries, for the next tick, while the other students' entries and the rest of the tick
-   go on. Acknowledgements of a session already cleared from Firebase are not written (the
-   entry is only deleted), so nothing of it is left behind;
+   each and INGEST_BATCH in all (fair_batch), and hands them to the writer at once
+   (services.ingest_inbox_entries): they are written in one transaction, a student's answers
+   applied in their order (their `order`, else arrival), and the tick waits for the commit
+   before acknowledging, so the next tick never overtakes this one. An entry that fails is
+   refused with an acknowledgement; when the database is away the whole tick's entries wait for
+   the next tick together (one transaction), so no student's later answer is stored before an
+   earlier one, while the acks, the relay and the rest of the tick go on. Acknowledgements of a
+   session already cleared from Firebase are not written (the entry is only deleted), so
+   nothing of it is left behind;
 3. relay the outbox (one multi-path write per shard);
 4. once a minute, delete from Firebase what sessions ended FIREBASE_RETENTION_HOURS ago left
    there (services.clear_ended_sessions; one more multi-path write per shard);
@@ -38,23 +39,21 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections
 
 from integrations import firebase
 from mirror import selectors, services
 from observability import metrics
-from runtime import threads
+from responses import intake
 
 log = logging.getLogger(__name__)
 
 # A burst of answers is spread over several ticks, so the outbox relay (the teacher's changes
-# reaching the class) is never held up long: a tick takes in at most this many entries per ingest
-# thread, and its lanes start no new entry after INGEST_SECONDS (each takes at least one).
-INGEST_BATCH_PER_THREAD = 200
-INGEST_SECONDS = 1.0
+# reaching the class) is never held up long: a tick takes in at most this many entries, one
+# batch of the answer writer (at most its MAX_BATCH, so a tick is one transaction).
+INGEST_BATCH = 1000
 # Fairness: a tick takes the students' waiting entries round-robin (everyone's first, then
 # everyone's second...) and at most this many of one student, so a student who floods their inbox
 # delays only their own answers.
@@ -102,9 +101,7 @@ class FirebaseWorker:
         self,
         *,
         batch_size: int = 1000,
-        ingest_threads: int = 1,
-        ingest_batch: int | None = None,
-        ingest_seconds: float = INGEST_SECONDS,
+        ingest_batch: int = INGEST_BATCH,
         ingest_per_student: int = INGEST_PER_STUDENT,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
@@ -114,13 +111,8 @@ class FirebaseWorker:
         self.batch_size = batch_size
         self.clear_interval = clear_interval
         self._next_clear = 0.0
-        # SQLite lets one writer in at a time (each answer is an IMMEDIATE transaction): more
-        # threads would only queue on its lock, so they take turns on the loop's thread instead.
-        self.ingest_threads = 1 if connection.vendor == "sqlite" else max(1, ingest_threads)
-        self.ingest_batch = ingest_batch or INGEST_BATCH_PER_THREAD * self.ingest_threads
-        self.ingest_seconds = ingest_seconds
+        self.ingest_batch = min(ingest_batch, intake.MAX_BATCH)
         self.ingest_per_student = ingest_per_student
-        self._ingest_pool: ThreadPoolExecutor | None = None
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.clock = clock
@@ -176,9 +168,6 @@ class FirebaseWorker:
         deadline = self.clock() + timeout
         for closer in closers:
             closer.join(max(0.0, deadline - self.clock()))
-        if self._ingest_pool is not None:
-            self._ingest_pool.shutdown(wait=True)  # idle between ticks; a lane in flight finishes
-            self._ingest_pool = None
 
     # --- steps ---------------------------------------------------------------------------------
 
@@ -251,31 +240,20 @@ class FirebaseWorker:
         batch = fair_batch(latest, limit=self.ingest_batch, per_student=self.ingest_per_student)
         if not batch:
             return
-        lanes = lanes_by_student(batch, self.ingest_threads)
-        deadline = self.clock() + self.ingest_seconds
-        if len(lanes) == 1:
-            results = [_ingest_lane(lanes[0], deadline, self.clock)]
-        else:
-            if self._ingest_pool is None:
-                self._ingest_pool = ThreadPoolExecutor(self.ingest_threads, thread_name_prefix="ingest")
-            # Each lane on its own thread, with that thread's own database connection.
-            running = [
-                self._ingest_pool.submit(
-                    threads.with_fresh_connection, _ingest_lane, lane, deadline, self.clock
-                )
-                for lane in lanes
-            ]
-            results = [lane.result() for lane in running]
-        for done, error in results:
-            for shard, key, ack in done:
-                self._unacked.setdefault(shard, {})[key] = ack
-                del latest[(shard, key)]
-                outcome.ingested += 1
-            if error is not None:
-                # The database away: those entries wait; the acks, the relay and the rest go on.
-                metrics.FIREBASE_ERRORS.labels(operation="ingest", reason="unavailable").inc()
-                outcome.errors.append(f"ingest: {error}")
-                log.warning("taking in inbox entries failed (%s); they wait for the next tick", error)
+        results = services.ingest_inbox_entries([entry for _shard, _key, entry in batch])
+        failure = None
+        for (shard, key, _entry), result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                failure = failure or result
+                continue
+            self._unacked.setdefault(shard, {})[key] = result
+            del latest[(shard, key)]
+            outcome.ingested += 1
+        if failure is not None:
+            # The database away: those entries wait; the acks, the relay and the rest go on.
+            metrics.FIREBASE_ERRORS.labels(operation="ingest", reason="unavailable").inc()
+            outcome.errors.append(f"ingest: {failure}")
+            log.warning("taking in inbox entries failed (%s); they wait for the next tick", failure)
 
     def _send_acks(self, outcome: TickOutcome) -> None:
         for shard, acks in list(self._unacked.items()):
@@ -349,51 +327,3 @@ def fair_batch(pending: dict[tuple[int, str], services.InboxEntry], *, limit: in
                 if len(batch) >= limit:
                     return batch
     return batch
-
-
-def lanes_by_student(batch: Lane, lanes: int) -> list[Lane]:
-    """Splits a tick's entries into at most `lanes` lanes, never one student's entries over two.
-
-    Each student goes, in order of first arrival, to the lane holding the fewest entries so far;
-    every lane keeps the arrival order of its entries. Empty lanes are dropped.
-    """
-    counts: dict[str, int] = {}
-    for _shard, _key, entry in batch:
-        counts[entry.uid] = counts.get(entry.uid, 0) + 1
-    sizes = [0] * max(1, min(lanes, len(counts)))
-    lane_of: dict[str, int] = {}
-    for uid, count in counts.items():
-        lane_of[uid] = lightest = sizes.index(min(sizes))
-        sizes[lightest] += count
-    split: list[Lane] = [[] for _ in sizes]
-    for item in batch:
-        split[lane_of[item[2].uid]].append(item)
-    return [lane for lane in split if lane]
-
-
-LaneResult = tuple[list[tuple[int, str, dict]], BaseException | None]
-
-
-def _ingest_lane(lane: Lane, deadline: float, clock: Callable[[], float]) -> LaneResult:
-    """Ingests a lane's entries in order until the deadline; returns the acknowledgements of
-    those it took in, and the first error (the database away, say) it met. After an error the
-    lane skips that student's later entries (taking a later answer before the failed earlier
-    one would let the retry of the earlier one overwrite it) and goes on with the others."""
-    done: list[tuple[int, str, dict]] = []
-    waiting: set[str] = set()
-    error: BaseException | None = None
-    started = False
-    for shard, key, entry in lane:
-        if started and clock() >= deadline:
-            break
-        if entry.uid in waiting:
-            continue
-        started = True
-        try:
-            ack = services.ingest_inbox_entry(entry)
-        except Exception as exc:  # only transient ones come here; the others are refusals
-            waiting.add(entry.uid)
-            error = error or exc
-            continue
-        done.append((shard, key, ack))
-    return done, error

@@ -25,6 +25,16 @@ ANSWER_DURATION = Histogram(
     ["transport"],
     buckets=_ANSWER_BUCKETS,
 )
+ANSWER_BATCH_ROWS = Counter(
+    "peardeck_answer_batch_rows",
+    "Answers the answer writers took into their batches (responses/intake.py); divided by the "
+    "batches (peardeck_answer_batch_seconds_count), the mean batch.",
+)
+ANSWER_BATCH_SECONDS = Histogram(
+    "peardeck_answer_batch_seconds",
+    "Time an answer batch took, from its first statement to its commit.",
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 WEBSOCKET_CONNECTIONS = Gauge(
     "peardeck_websocket_connections",
     "Open WebSocket connections by role.",

@@ -60,8 +60,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "runtime.health.HealthCheckMiddleware",
+    # Outside everything that may answer by itself, so those answers are JSON under /api/ too.
+    "web.middleware.ApiErrorsAsJson",
     "django.middleware.security.SecurityMiddleware",
     "web.csp.ContentSecurityPolicyMiddleware",
+    # A student's poll with nothing new is answered here, from the live-state cache (live/polling.py).
+    "live.polling.ConditionalPollMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -73,8 +77,10 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "peardeck.urls"
+CSRF_FAILURE_VIEW = "web.middleware.csrf_failure"
 # Threads per web worker serving HTTP requests and socket messages (runtime/threads.py); with the 2
-# dashboard-update threads, keep DATABASE_POOL_MAX at or above HTTP_THREADS + 2.
+# dashboard-update threads, the 3 of the teacher's lane and the answer writer, keep
+# DATABASE_POOL_MAX at or above HTTP_THREADS + 6 (its default).
 HTTP_THREADS = env_int("HTTP_THREADS", 8)
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "peardeck.asgi.application"
@@ -104,7 +110,7 @@ if _database_url:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN", 1),
-            "max_size": env_int("DATABASE_POOL_MAX", 10),
+            "max_size": env_int("DATABASE_POOL_MAX", HTTP_THREADS + 6),
             "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
         }
 else:

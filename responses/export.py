@@ -1,8 +1,14 @@
-"""CSV export of a session's final answers, one row per response of each student on the roster."""
+"""CSV export of a session's final answers, one row per response of each student on the roster.
+
+Columns: student, student_id, question_id, position (0-based, the API's `position`), question,
+kind, answer (for people), correct, source, version, answered_at (when the answer last changed;
+a teacher's star does not change it), raw_answer (the stored JSON).
+"""
 
 import csv
 import io
 import json
+import re
 
 from responses.models import Response
 from sessions import kinds
@@ -10,7 +16,9 @@ from sessions.models import Session
 
 HEADER = [
     "student",
-    "question_number",
+    "student_id",
+    "question_id",
+    "position",
     "question",
     "kind",
     "answer",
@@ -22,10 +30,14 @@ HEADER = [
 ]
 # A cell starting with one of these is a formula to a spreadsheet; a student could plant one.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# ...but a plain number such as -3 is only a number, and stays one.
+_PLAIN_NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 
 
 def _safe(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    if value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def session_csv(session: Session) -> str:
@@ -43,7 +55,9 @@ def session_csv(session: Session) -> str:
         writer.writerow(
             [
                 _safe(response.student.display_name),
-                question.position + 1,
+                response.student_id,
+                question.pk,
+                question.position,
                 _safe(question.prompt),
                 question.kind,
                 _safe(kinds.answer_text(question.kind, question.config, response.answer)),

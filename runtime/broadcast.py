@@ -8,7 +8,9 @@ dropped: clients notice the gap in `seq` and refetch, and the change itself is a
 
 Answers are not broadcast one by one. `publish_coalesced` gathers what changed per session and
 sends one event per session every COALESCE_SECONDS, so a class of 30 answering at once costs
-the teacher's dashboard a handful of updates, and the database one query per update.
+the teacher's dashboard a handful of updates. A round builds the events of all its sessions with
+one call of the builder (responses.selectors.tally_events: one snapshot, a few queries, however
+many classes answered).
 """
 
 import asyncio
@@ -32,8 +34,9 @@ _server_loop: asyncio.AbstractEventLoop | None = None
 _private_loop: asyncio.AbstractEventLoop | None = None
 _private_lock = threading.Lock()
 
-# session id -> (builder, items changed since the last flush); guarded by _pending_lock.
-_pending: dict[int, tuple[Callable, set]] = {}
+# builder -> session id -> items changed since the last flush; guarded by _pending_lock.
+Builder = Callable[[dict[int, set]], dict[int, dict]]
+_pending: dict[Builder, dict[int, set]] = {}
 _pending_lock = threading.Lock()
 _flushing: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 
@@ -108,14 +111,13 @@ async def _notify(layer, group: str, message: dict) -> None:
         log.warning("%s to %s failed", message.get("type"), group, exc_info=True)
 
 
-def publish_coalesced(session_id: int, item: Hashable, build: Callable[[int, set], dict | None]) -> None:
-    """Notes that `item` changed in a session; soon `build(session_id, items)` makes one event."""
+def publish_coalesced(changed: dict[int, set[Hashable]], build: Builder) -> None:
+    """Notes the items that changed per session; soon `build({session_id: items, ...})` makes
+    one event per session, for every session noted meanwhile, in one call."""
     with _pending_lock:
-        entry = _pending.get(session_id)
-        if entry is None:
-            _pending[session_id] = (build, {item})
-        else:
-            entry[1].add(item)
+        waiting = _pending.setdefault(build, {})
+        for session_id, items in changed.items():
+            waiting.setdefault(session_id, set()).update(items)
     loop = _loop()
     loop.call_soon_threadsafe(_ensure_flusher, loop)
 
@@ -137,27 +139,40 @@ async def _flush_forever() -> None:
         await asyncio.sleep(max(0.0, next_take - loop.time()))
         next_take = loop.time() + COALESCE_SECONDS
         with _pending_lock:
-            batch = dict(_pending)
+            rounds = dict(_pending)
             _pending.clear()
-        if not batch:
+        if not rounds:
             return  # restarted by the next publish_coalesced
-        # The sessions' events are built side by side on their own threads: a hundred classes
-        # answering together wait neither for each other one by one nor behind queued answers.
+        # Built on a thread of their own: a burst of queued answers never holds back the
+        # dashboards showing them.
         built = await asyncio.gather(
             *(
-                loop.run_in_executor(
-                    threads.updates_pool(), threads.with_fresh_connection, build, session_id, items
-                )
-                for session_id, (build, items) in batch.items()
+                loop.run_in_executor(threads.updates_pool(), threads.with_fresh_connection, build, changed)
+                for build, changed in rounds.items()
             ),
             return_exceptions=True,
         )
-        for session_id, event in zip(batch, built, strict=True):
-            if isinstance(event, BaseException):
-                log.warning("building the coalesced event of session %s failed", session_id, exc_info=event)
+        for changed, events in zip(rounds.values(), built, strict=True):
+            if isinstance(events, BaseException):
+                log.warning("building the events of %d sessions failed", len(changed), exc_info=events)
                 continue
-            if event is not None and layer is not None:
-                await _send(layer, session_id, event, None)
+            if layer is not None:
+                sends = (_send(layer, session_id, event, None) for session_id, event in events.items())
+                await asyncio.gather(*sends)
+
+
+def quiesce(timeout: float = 5.0) -> None:
+    """For tests: waits for the coalesced updates being flushed on a running loop, then forgets
+    what is left (noted on a loop that stopped, nobody would build it but the next test's flush),
+    so one test's dashboard updates never touch the next test's database."""
+    time.sleep(0.05)  # a publish of the last moment starts its flusher
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not [task for loop, task in list(_flushing.items()) if not task.done() and loop.is_running()]:
+            break
+        time.sleep(0.02)
+    with _pending_lock:
+        _pending.clear()
 
 
 async def _send(layer, session_id: int, event: dict, started: float | None) -> None:

@@ -17,6 +17,12 @@ sitting, README): it served /healthz at about a third of the rate (a thread roun
 response message) and answers no faster, and it leaves a chunked body unread by Django as well.
 WebSockets still go through Channels (peardeck/asgi.py); only plain request/response HTTP,
 which is all our HTTP is, comes through here.
+
+Two lanes: the teacher's session API (CONTROL_PATHS: locking, moving, revealing, the dashboard's
+own reads) runs on a pool of its own (threads.control_pool), everything else (answers, students'
+and projectors' polls, joins, pages) on the request pool. However many answers are queued, a
+teacher's lock starts at once; in PostgreSQL it then waits at most for the answer transactions
+already holding the session row.
 """
 
 import asyncio
@@ -32,6 +38,15 @@ _TOO_LARGE = (
     b'{"error": {"code": "payload_too_large", "message": "The request body is larger than this server '
     b'accepts (%d bytes).", "field": "body"}}'
 )
+
+# Paths of the teacher's lane. Only teachers can use them (teacher_auth), so a student cannot
+# crowd the lane; a teacher flooding it slows only teachers of this worker.
+CONTROL_PATHS = ("/api/sessions",)
+
+
+def lane_for(scope) -> str:
+    """ "control" for the teacher's session API, "requests" for the rest."""
+    return "control" if scope.get("path", "").startswith(CONTROL_PATHS) else "requests"
 
 
 class WsgiOverAsgi:
@@ -60,7 +75,8 @@ class WsgiOverAsgi:
             if not message.get("more_body"):
                 break
         loop = asyncio.get_running_loop()
-        status, headers, content = await loop.run_in_executor(threads.pool(), self._run, scope, bytes(body))
+        pool = threads.control_pool() if lane_for(scope) == "control" else threads.pool()
+        status, headers, content = await loop.run_in_executor(pool, self._run, scope, bytes(body))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 

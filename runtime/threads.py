@@ -7,9 +7,12 @@
   which is what made answers over WebSockets slower than over HTTP (bench/burst).
 - `updates_pool()`: UPDATE_THREADS (2) for the coalesced dashboard updates (runtime/broadcast.py),
   apart, so that a burst of queued answers never holds back the dashboards showing them.
+- `control_pool()`: CONTROL_THREADS (3) for the teacher's requests (runtime/http_bridge.py
+  routes them): a lock, next or reveal never waits in a queue of answers and state polls.
 
 Together they bound the database connections a worker uses at once: keep HTTP_THREADS +
-UPDATE_THREADS at or below DATABASE_POOL_MAX.
+UPDATE_THREADS + CONTROL_THREADS (+ the answer writer's one) at or below DATABASE_POOL_MAX, or a
+teacher's request would wait for a connection held by an answer instead.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 UPDATE_THREADS = 2
+CONTROL_THREADS = 3
 
 _lock = threading.Lock()
 _pools: dict[str, ThreadPoolExecutor] = {}
@@ -45,12 +49,36 @@ def updates_pool() -> ThreadPoolExecutor:
     return _made("updates", UPDATE_THREADS)
 
 
+def control_pool() -> ThreadPoolExecutor:
+    """The teacher's requests (session control, the dashboard's reads): CONTROL_THREADS threads."""
+    return _made("control", CONTROL_THREADS)
+
+
 def shutdown() -> None:
     """At the end of the server's life: queued work is dropped, work in progress finishes."""
     with _lock:
         for made in _pools.values():
             made.shutdown(wait=False, cancel_futures=True)
         _pools.clear()
+
+
+def finish_work(timeout: float = 10.0) -> None:
+    """Waits until every thread of every pool is idle, each having handed back its database
+    connection. For tests: a dashboard update still being built must not run into the next test's
+    database setup, and no thread may keep a connection the test database's teardown waits for."""
+    with _lock:
+        made = list(_pools.values())
+    for pool_ in made:
+        size = pool_._max_workers
+        # One job per thread, all meeting at a barrier: each thread has finished what it was doing.
+        barrier = threading.Barrier(size)
+
+        def close_and_meet(barrier=barrier):
+            connections.close_all()
+            barrier.wait(timeout)
+
+        for job in [pool_.submit(close_and_meet) for _ in range(size)]:
+            job.result(timeout)
 
 
 def in_pool(func: Callable) -> Callable:

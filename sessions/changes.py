@@ -11,10 +11,12 @@ that imports nothing but the outbox model and the Firebase switch. The import-la
 (tests/test_layers.py) allows exactly this edge.
 """
 
+from django.db import transaction
 from django.db.models import F
 
 from mirror.outbox import record_session_change
 from runtime import broadcast
+from sessions import live_state
 from sessions.models import Question, Session
 from sessions.selectors import question_document
 
@@ -25,6 +27,9 @@ def record_change(session: Session, event_type: str, **payload) -> None:
     Session.objects.filter(pk=session.pk).update(seq=F("seq") + 1)
     session.refresh_from_db(fields=["seq"])
     record_session_change(session)
+    # Every process's cached record of the session goes: this one's now, all after commit.
+    live_state.session_changed(session.pk)
+    transaction.on_commit(lambda pk=session.pk, seq=session.seq: live_state.session_changed(pk, seq))
     broadcast.publish_after_commit(session.pk, {"type": event_type, "seq": session.seq, **payload})
 
 

@@ -10,7 +10,7 @@ finite numbers included, without overflowing.
 
 import json
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -52,10 +52,19 @@ class _Strict(BaseModel):
 # --- configurations -------------------------------------------------------------------------
 
 
-class MultipleChoiceConfig(_Strict):
+class PublicMultipleChoiceConfig(_Strict):
+    """A multiple_choice question's settings as students and the projector see them: the
+    correct choices are never shown before the takeaways."""
+
     choices: list[Annotated[Text, Field(min_length=1, max_length=200)]] = Field(min_length=2, max_length=10)
-    multiple: bool = False
-    correct: list[int] = Field(default_factory=list)
+    multiple: bool = Field(default=False, description="several choices may be picked")
+
+
+class MultipleChoiceConfig(PublicMultipleChoiceConfig):
+    """A multiple_choice question's settings: 2-10 different choices, single or multiple select,
+    and the indices of the correct choices, if any."""
+
+    correct: list[int] = Field(default_factory=list, description="indices into choices; may be empty")
 
     @model_validator(mode="after")
     def _check(self):
@@ -76,10 +85,14 @@ class MultipleChoiceConfig(_Strict):
 
 
 class TextConfig(_Strict):
+    """A text question's settings: the longest answer accepted, in characters."""
+
     max_length: int = Field(default=500, ge=1, le=TEXT_LENGTH_CAP)
 
 
 class NumberConfig(_Strict):
+    """A number question's settings: optional bounds, both inclusive."""
+
     min: Finite | None = None
     max: Finite | None = None
 
@@ -102,17 +115,24 @@ ImageUrl = Annotated[Text, Field(max_length=MAX_IMAGE_URL_LENGTH), AfterValidato
 
 
 class DraggableConfig(_Strict):
+    """A draggable question's settings: the image a student places a point on."""
+
     # The image the student places a point on; the prompt's image_url is used when this is empty.
     image_url: ImageUrl = ""
 
 
 class DrawingConfig(_Strict):
+    """A drawing question's settings: how many points and bytes a drawing may hold, and the
+    image drawn over."""
+
     max_points: int = Field(default=5000, ge=10, le=DRAWING_POINTS_CAP)
     max_bytes: int = Field(default=64 * 1024, ge=1024, le=DRAWING_BYTES_CAP)
     background_url: ImageUrl = ""
 
 
 class SlideConfig(_Strict):
+    """A slide's content; a slide takes no answer."""
+
     body: Text = Field(default="", max_length=TEXT_LENGTH_CAP)
 
 
@@ -125,28 +145,42 @@ CONFIGS: dict[str, type[_Strict]] = {
     SLIDE: SlideConfig,
 }
 
+# What students and the projector are shown of each kind's settings (public_config below).
+PUBLIC_CONFIGS: dict[str, type[_Strict]] = {**CONFIGS, MULTIPLE_CHOICE: PublicMultipleChoiceConfig}
+
 # --- answers --------------------------------------------------------------------------------
 
 
 class ChoiceAnswer(_Strict):
+    """The answer to a multiple_choice question: the indices of the chosen choices (exactly one
+    unless the question is multiple)."""
+
     choices: list[int] = Field(min_length=1, max_length=10)
 
 
 class TextAnswer(_Strict):
+    """The answer to a text question (not blank; at most the question's max_length)."""
+
     text: Text
 
 
 class NumberAnswer(_Strict):
+    """The answer to a number question (within the question's min and max)."""
+
     # Any finite double; tallies stay finite however far apart the answers are (_number_summary).
     value: Finite
 
 
 class PointAnswer(_Strict):
+    """The answer to a draggable question: a point on the image, each coordinate in [0, 1]."""
+
     x: Unit
     y: Unit
 
 
 class Stroke(_Strict):
+    """One stroke of a drawing: points [x, y] in [0, 1], a colour and a width."""
+
     points: list[Annotated[list[Unit], Field(min_length=2, max_length=2)]] = Field(
         min_length=1, max_length=DRAWING_POINTS_CAP
     )
@@ -155,6 +189,8 @@ class Stroke(_Strict):
 
 
 class DrawingAnswer(_Strict):
+    """The answer to a drawing question (within the question's max_points and max_bytes)."""
+
     strokes: list[Stroke] = Field(max_length=1000)
 
     @field_validator("strokes")
@@ -301,8 +337,9 @@ def _comparable(value: Any) -> Any:
 
 
 def public_config(kind: str, config: dict) -> dict:
-    """The configuration a student may see: never the correct choices."""
-    return {key: value for key, value in config.items() if key != "correct"}
+    """The configuration a student may see (PUBLIC_CONFIGS): never the correct choices."""
+    shown = PUBLIC_CONFIGS[kind].model_fields
+    return {key: value for key, value in config.items() if key in shown}
 
 
 def answer_text(kind: str, config: dict, answer: dict) -> str:
@@ -390,3 +427,86 @@ def _mean(values: list[float]) -> float:
 
 # The kinds a student answers (every kind but the slide), e.g. for the answer metrics' labels.
 ANSWERABLE_KINDS = tuple(kind for kind in KINDS if is_answerable(kind))
+
+
+# --- tallies, as documents ------------------------------------------------------------------
+
+
+class _Tally(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question_id: int
+    students: int = Field(description="students in the session now (removed students do not count)")
+    answered: int = Field(description="answers counted (removed students' answers are left out)")
+
+
+class ChoiceTally(_Tally):
+    """How many picked each choice of a multiple_choice question."""
+
+    kind: Literal["multiple_choice"]
+    counts: list[int] = Field(description="one count per choice, in the question's order")
+
+
+class NumberSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int
+    min: float
+    max: float
+    mean: float
+    median: float
+
+
+class Histogram(BaseModel):
+    """HISTOGRAM_BINS bins from min to max, one bin per number for whole numbers over a short
+    range (INTEGER_BINS_UP_TO), one bin when every answer is the same."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    edges: list[float] = Field(description="bin edges, one more than counts")
+    counts: list[int]
+    integers: bool = Field(
+        default=False, description="whole numbers over a short range: one bin per number, edges at the halves"
+    )
+
+
+class NumberTally(_Tally):
+    """A number question's answers summed up; null before the first answer."""
+
+    kind: Literal["number"]
+    summary: NumberSummary | None
+    histogram: Histogram | None
+
+
+class TextTally(_Tally):
+    """Every answer to a text question (anonymous)."""
+
+    kind: Literal["text"]
+    texts: list[str]
+
+
+class PointTally(_Tally):
+    """Every point placed on a draggable question's image (anonymous), each [x, y]."""
+
+    kind: Literal["draggable"]
+    points: list[Annotated[list[float], Field(min_length=2, max_length=2)]]
+
+
+class DrawingTally(_Tally):
+    """Every drawing made for a drawing question (anonymous), for the projector's gallery."""
+
+    kind: Literal["drawing"]
+    drawings: list[DrawingAnswer]
+
+
+TALLIES: dict[str, type[_Tally]] = {
+    MULTIPLE_CHOICE: ChoiceTally,
+    NUMBER: NumberTally,
+    TEXT: TextTally,
+    DRAGGABLE: PointTally,
+    DRAWING: DrawingTally,
+}
+# One question's tally, whichever kind it is (every answerable kind has one).
+Tally = Annotated[Union[tuple(TALLIES.values())], Field(discriminator="kind")]  # noqa: UP007
+# An answer, whichever kind of question it answers.
+Answer = Union[tuple(ANSWERS.values())]  # noqa: UP007

@@ -74,6 +74,9 @@ class Session(models.Model):
     locked_question_ids = models.JSONField(default=list, blank=True)
     revealed_question_ids = models.JSONField(default=list, blank=True)
     seq = models.BigIntegerField(default=0)
+    # Grows with every change of the session's answers (responses/intake.py, in the answer batch's
+    # transaction under the session's row lock; a removal too), so commit order is version order.
+    answers_seq = models.BigIntegerField(default=0)
     projector_key_hash = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

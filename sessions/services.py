@@ -9,7 +9,7 @@ from django.db.models import Max
 
 from domain import untrusted
 from domain.errors import DomainError
-from sessions import kinds
+from sessions import kinds, live_state
 from sessions.changes import question_payload, record_change
 from sessions.models import Deck, Question, Session
 
@@ -85,7 +85,7 @@ def add_question(
             "invalid_question", f"a deck holds at most {MAX_QUESTIONS_PER_DECK} questions", field="deck_id"
         )
     last = deck.questions.aggregate(last=Max("position"))["last"]
-    return Question.objects.create(
+    question = Question.objects.create(
         deck=deck,
         kind=kind,
         prompt=prompt,
@@ -93,6 +93,8 @@ def add_question(
         image_url=image_url,
         position=0 if last is None else last + 1,
     )
+    _deck_changed(deck.pk)
+    return question
 
 
 @transaction.atomic
@@ -119,7 +121,14 @@ def update_question(
     return question
 
 
+def _deck_changed(deck_id: int) -> None:
+    """Every process's cached records of the deck's sessions go (sessions/live_state.py)."""
+    live_state.deck_changed(deck_id)
+    transaction.on_commit(lambda: live_state.deck_changed(deck_id))
+
+
 def _announce_question_edit(question: Question) -> None:
+    _deck_changed(question.deck_id)
     for session in Session.objects.filter(deck_id=question.deck_id, current_question=question).exclude(
         state=Session.ENDED
     ):
@@ -137,6 +146,7 @@ def delete_question(*, question: Question) -> None:
     deck_id = question.deck_id
     question.delete()
     _renumber(deck_id, list(Question.objects.filter(deck_id=deck_id).values_list("id", flat=True)))
+    _deck_changed(deck_id)
 
 
 def _renumber(deck_id: int, ordered_ids: list[int]) -> None:
@@ -153,3 +163,4 @@ def reorder_questions(*, deck: Deck, question_ids: list[int]) -> None:
             "invalid", "question_ids must list every question of the deck exactly once", field="question_ids"
         )
     _renumber(deck.pk, question_ids)
+    _deck_changed(deck.pk)

@@ -18,10 +18,13 @@ from tests.firebase_standin.fixtures import (  # noqa: F401 - fixtures used by n
 )
 from tests.oidc_provider.fixtures import google_provider, microsoft_provider  # noqa: F401 - fixtures used by name
 from tests.support.classroom import make_deck, make_teacher, open_session
+from tests.support.contract import in_process_contract
 
 
 class Api:
-    """The Django test client speaking JSON, with a bearer token; every call asserts "no 500"."""
+    """The Django test client speaking JSON, with a bearer token. Every call asserts "no 500", and
+    that the answer keeps the OpenAPI document's word: a status the operation declares and, for an
+    error, a code that status lists (tests/support/contract.py)."""
 
     def __init__(self, token: str | None = None, client: Client | None = None):
         self.token = token
@@ -41,6 +44,14 @@ class Api:
         assert response.status_code < 500, (
             f"{method} {path} answered {response.status_code}: {response.content[:500]!r}"
         )
+        violations = in_process_contract().violations(
+            method,
+            path.split("?", 1)[0],
+            response.status_code,
+            response.get("Content-Type", ""),
+            response.content,
+        )
+        assert not violations, violations
         return response
 
     def get(self, path, **kw):
@@ -106,6 +117,28 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_live_state():
+    # The per-process cache of live state (sessions/live_state.py) must not carry one test's
+    # sessions into the next: a rolled-back test's ids are handed out again on SQLite.
+    from sessions import live_state
+
+    live_state.clear()
+    yield
+    live_state.clear()
+
+
+@pytest.fixture(autouse=True)
+def _background_work_ends_with_its_test():
+    # Dashboard updates are built on threads of their own a moment after the answers; one still
+    # running would read (and, on SQLite's shared in-memory test database, lock) the next test's tables.
+    yield
+    from runtime import broadcast, threads
+
+    broadcast.quiesce()
+    threads.finish_work()
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import pytest
 
 from responses.models import Response, Submission
 from sessions.models import Deck, Question
-from tests.conftest import error_of
+from tests.conftest import Api, error_of
 
 
 def snapshot():
@@ -89,7 +89,8 @@ def test_malformed_json_is_a_400_naming_the_body(teacher_api, raw):
         ("/api/decks", {"title": ""}, "title"),
         ("/api/decks", {"title": "x" * 201}, "title"),
         ("/api/decks", {"title": 5}, "title"),
-        ("/api/decks", [], "title"),
+        # Not an object at all: the body itself is at fault.
+        ("/api/decks", [], "body"),
         ("/api/sessions", {"deck_id": "one"}, "deck_id"),
         ("/api/sessions", {"deck_id": 424242}, "deck_id"),
         ("/api/sessions", {"deck_id": "DECK", "pacing": "chaos"}, "pacing"),
@@ -139,3 +140,31 @@ def test_unknown_ids_and_paths_are_json_404s(teacher_api, live_session):
 
 def test_a_wrong_method_is_not_a_server_error(teacher_api):
     assert teacher_api.call("PATCH", "/api/join", {}).status_code == 405
+
+
+def test_a_nul_character_anywhere_in_a_body_is_refused_naming_the_field(
+    teacher_api, deck, questions, students
+):
+    # PostgreSQL stores no NUL in text or jsonb: this was a 500 there.
+    for api, path, body, field in [
+        (teacher_api, "/api/decks", {"title": "Fractions\u0000"}, "title"),
+        (teacher_api, f"/api/decks/{deck.pk}/questions", {"kind": "text", "prompt": "Say\u0000"}, "prompt"),
+        (
+            teacher_api,
+            f"/api/decks/{deck.pk}/questions",
+            {"kind": "multiple_choice", "prompt": "?", "config": {"choices": ["a", "b\u0000"]}},
+            "config.choices.1",
+        ),
+        (
+            students[0],
+            "/api/student/responses",
+            {"question_id": questions["text"].pk, "submission_id": "nul-1", "answer": {"te\u0000xt": "hi"}},
+            "answer.te\u0000xt",
+        ),
+    ]:
+        refused = api.post(path, body)
+        assert refused.status_code == 422, (path, refused.content)
+        assert error_of(refused)["code"] == "invalid"
+        assert error_of(refused)["field"] == field
+    refused = Api().post("/api/join", {"join_code": "ABC\u0000", "display_name": "Nul"})
+    assert refused.status_code == 422

@@ -34,7 +34,7 @@ def test_a_whole_class_runs_through_the_documented_api(server):
     username = f"teacher-{uuid.uuid4().hex[:8]}"
     token = ok(
         httpx.post(f"{api}/auth/signup", json={"username": username, "password": "walk-through-2024"}), 201
-    )["token"]
+    )["api_token"]["token"]
     teacher = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"})
 
     deck = ok(teacher.post("/decks", json={"title": "Walk-through"}), 201)
@@ -61,6 +61,7 @@ def test_a_whole_class_runs_through_the_documented_api(server):
     students = {}
     for name in ("Ada", "Grace", "Linus"):
         joined = ok(httpx.post(f"{api}/join", json={"join_code": code.lower(), "display_name": name}), 201)
+        assert joined["state"]["join_code"] == code and joined["student"]["display_name"] == name
         students[name] = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {joined['token']}"})
 
     def submit(name, kind, answer_body):
@@ -96,13 +97,16 @@ def test_a_whole_class_runs_through_the_documented_api(server):
     assert exported.status_code == 200
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     finals = {(row["student"], row["kind"]): row["answer"] for row in rows}
+    positions = {row["kind"]: int(row["position"]) for row in rows}
+    assert positions == {kind: questions[kind]["position"] for kind in positions}
     assert finals[("Linus", "multiple_choice")] == "Paris"
     assert finals[("Grace", "text")] == "Bonjour"
     assert finals[("Linus", "number")] == "7"
     assert len(rows) == 6
 
-    takeaways = ok(students["Ada"].get("/student/takeaways"))["takeaways"]
-    mine = {item["question"]["kind"]: item for item in takeaways}
+    read = ok(students["Ada"].get("/student/takeaways"))
+    assert read["session"]["deck"] == {"id": deck["id"], "title": "Walk-through"}
+    mine = {item["question"]["kind"]: item for item in read["takeaways"]}
     assert mine["multiple_choice"]["is_correct"] is True
     assert mine["draggable"]["answer"] == {"x": 0.5, "y": 0.25}
     assert mine["text"]["answer"] is None

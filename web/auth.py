@@ -25,7 +25,11 @@ class BearerToken(HttpBearer):
         return found
 
 
-def bearer_token(scheme: str, lookup: Callable[[str], object | None], *, attribute: str) -> BearerToken:
+def bearer_token(
+    scheme: str, lookup: Callable[[str], object | None], *, attribute: str, description: str
+) -> BearerToken:
     """A BearerToken known as `scheme` in the OpenAPI document: ninja names each security scheme
-    after its class, and clients read these names (TeacherToken, StudentToken, ProjectorKey)."""
-    return type(scheme, (BearerToken,), {"__module__": __name__})(lookup, attribute)
+    after its class, and clients read these names (TeacherToken, StudentToken, ProjectorKey) and
+    the description, which says where the token comes from."""
+    attributes = {"__module__": __name__, "openapi_description": description}
+    return type(scheme, (BearerToken,), attributes)(lookup, attribute)

@@ -10,9 +10,11 @@ however random, can add a series.
 """
 
 import math
+from typing import Annotated, Literal, Union
 
 from django.core.exceptions import RequestDataTooBig
-from ninja import Router, Status
+from ninja import Field, Router, Schema, Status
+from pydantic import ConfigDict, create_model
 
 from domain import untrusted
 from domain.errors import DomainError
@@ -26,10 +28,51 @@ from observability.browser_metrics_config import (
     MAX_ITEMS,
     SECONDS_MAX,
 )
+from web.contract import Document, body_read_by_hand, errors
 from web.errors import ErrorResponse
 from web.ratelimit import check_rate, client_address
 
 router = Router(tags=["browser metrics"])
+
+# --- the report's schema, for the OpenAPI document, generated from the declared list ----------
+
+_Count = Annotated[int, Field(ge=1, le=COUNTER_MAX, description="events since the last report")]
+_Seconds = Annotated[float, Field(ge=0, le=SECONDS_MAX, description="one observation, in seconds")]
+
+
+def _item_model(name: str, declared) -> type:
+    fields = {"name": (Literal[name], ...)}
+    if declared.labels:
+        labels = create_model(
+            f"{_camel(name)}Labels",
+            __config__=ConfigDict(extra="forbid"),
+            **{label: (Literal[values], ...) for label, values in declared.labels.items()},
+        )
+        fields["labels"] = (labels, ...)
+    fields["value"] = (_Count if declared.type == COUNTER else _Seconds, ...)
+    return create_model(f"{_camel(name)}Item", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
+
+
+class BrowserMetricsReport(Schema):
+    """One batch of a page's own measurements; taken whole or not at all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    app: Literal[APPS]
+    metrics: list[
+        Annotated[
+            Union[tuple(_item_model(name, declared) for name, declared in ACCEPTED.items())],  # noqa: UP007
+            Field(discriminator="name"),
+        ]
+    ] = Field(max_length=MAX_ITEMS)
+
+
+class Accepted(Document):
+    accepted: int = Field(description="items counted")
 
 
 class Refused(Exception):
@@ -107,8 +150,11 @@ def _item(app: str, index: int, item):
 @router.post(
     "/browser-metrics",
     auth=None,
-    response={202: dict},
+    response={202: Accepted},
+    operation_id="report_browser_metrics",
     summary="Report browser-side measurements (app loads, time to interactive, errors, Firebase latency)",
+    description=f"At most {MAX_ITEMS} items and {MAX_BODY_BYTES} bytes per report.",
+    openapi_extra={**body_read_by_hand(BrowserMetricsReport), **errors("rate_limited")},
 )
 def report_browser_metrics(request):
     declared_length = request.META.get("CONTENT_LENGTH") or "0"

@@ -5,8 +5,13 @@
  *   server's {code, message, field} error.
  * - connect(options): a live link to one session. Push transports are tried in the page's order
  *   of preference (WebSocket, then Firebase for students when this deployment has it), with HTTP
- *   polling whenever none is up. It keeps the last `seq`: an event that skips one means something
- *   was lost, so the state is fetched again over HTTP.
+ *   polling whenever none is up. It keeps the versions the page holds (README, "what each role is
+ *   guaranteed"): `seq` for the session, and for answers a watermark (the `answers_seq` up to
+ *   which it has every change) moved by documents and by the ranges tally events cover. An event
+ *   that skips a `seq`, or a hole in the answers that stays open, means something was lost: the
+ *   link asks for the state again (over the socket when it is up, else over HTTP). Pages keep
+ *   each piece only if it is at least as new as theirs: `onState(state, held)` says what the
+ *   link held before this document.
  * - metrics: one batch per page to POST /api/browser-metrics (reportMetrics is the only sender).
  */
 (function () {
@@ -15,7 +20,52 @@
   // Pages without a config (sign-in, errors) carry "null".
   const config = JSON.parse(document.getElementById("page-config")?.textContent || "null") || {};
   const FATAL_CLOSE = { 4400: "bad_request", 4401: "not_authenticated", 4403: "student_removed", 4404: "session_not_found" };
-  const EVENTS_WITHOUT_SEQ_BUMP = new Set(["tallies"]);
+  // A hole in the answers, or a tally newer than the session we know, may be filled by an event
+  // still on its way (two workers publish independently): wait this long before asking.
+  const CHECK_MS = 1500;
+  // Once tally events stop, ask once whether we have everything: the last one may have died with
+  // a worker, and nothing else would say so.
+  const QUIET_SYNC_MS = 3000;
+
+  /* The answers_seq up to which a page holds every change. A document read at n holds all changes
+   * up to n; a tally event covering [before, after] extends it when it joins up. */
+  class Watermark {
+    constructor() {
+      this.held = null;
+      this.ranges = [];
+    }
+    document(answersSeq) {
+      if (typeof answersSeq === "number" && (this.held === null || answersSeq > this.held)) this.held = answersSeq;
+      this.join();
+    }
+    covered(before, after) {
+      this.ranges.push([before, after]);
+      this.join();
+    }
+    join() {
+      if (this.held === null) return;
+      let joined = true;
+      while (joined) {
+        joined = false;
+        for (const range of this.ranges) {
+          if (range[0] <= this.held) {
+            this.held = Math.max(this.held, range[1]);
+            this.ranges = this.ranges.filter((other) => other !== range);
+            joined = true;
+            break;
+          }
+        }
+      }
+    }
+    get hole() {
+      return this.ranges.length > 0;
+    }
+  }
+
+  /* Whether a piece stamped `version` may replace one stamped `held` (missing stamps: always). */
+  function atLeast(version, held) {
+    return typeof version !== "number" || typeof held !== "number" || version >= held;
+  }
 
   function cookie(name) {
     const match = document.cookie.split("; ").find((part) => part.startsWith(name + "="));
@@ -62,6 +112,21 @@
     if (response.status >= 500) clientError("api_error");
     if (!response.ok) throw new ApiError(response.status, (data && data.error) || {});
     return options.raw ? { status: response.status, data } : data;
+  }
+
+  /* Every item of a paged list (GET /api/decks, /api/sessions, /api/sessions/{id}/responses):
+   * {"items": [...], "next_cursor": "…"} a page at a time, until next_cursor is null. */
+  async function allPages(path, options = {}) {
+    const items = [];
+    let cursor = null;
+    do {
+      const separator = path.includes("?") ? "&" : "?";
+      const query = `limit=200${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`;
+      const page = await api("GET", path + separator + query, undefined, options);
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return items;
   }
 
   // --- metrics ------------------------------------------------------------------------------
@@ -158,10 +223,17 @@
     return ceiling / 2 + Math.random() * (ceiling / 2); // "equal jitter": never zero, never in lockstep
   }
 
-  function websocketUrl(code, role, seq) {
+  /* "?since=<seq>&answers_since=<watermark>" for what a link holds ("" when it holds nothing). */
+  function sinceQuery(link, full) {
+    if (!link || full || link.seq < 0) return "";
+    const answers = link.answers && link.answers.held !== null ? `&answers_since=${link.answers.held}` : "";
+    return `since=${link.seq}${answers}`;
+  }
+
+  function websocketUrl(code, role, link) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const since = seq >= 0 ? `?since=${seq}` : "";
-    return `${scheme}//${location.host}/ws/sessions/${encodeURIComponent(code)}/${role}/${since}`;
+    const since = sinceQuery(link);
+    return `${scheme}//${location.host}/ws/sessions/${encodeURIComponent(code)}/${role}/${since ? "?" + since : ""}`;
   }
 
   function websocketProtocols(token) {
@@ -184,7 +256,7 @@
         link.attempt(api_, result);
       };
       try {
-        socket = new WebSocket(websocketUrl(link.code, link.role, link.seq), websocketProtocols(link.token));
+        socket = new WebSocket(websocketUrl(link.code, link.role, link), websocketProtocols(link.token));
       } catch (failure) {
         settle("failed");
         retry();
@@ -268,7 +340,7 @@
     };
     let socket;
     try {
-      socket = new WebSocket(websocketUrl(code, role, -1), websocketProtocols(token));
+      socket = new WebSocket(websocketUrl(code, role, null), websocketProtocols(token));
     } catch (failure) {
       report("failed");
       return;
@@ -309,6 +381,8 @@
       code: options.code,
       token: options.token || "",
       seq: -1,
+      seenSeq: -1, // the highest seq a tally event said the session had
+      answers: new Watermark(),
       state: null, // the last full state applied
       push: null, // the preferred push transport that is up, if any
       transports: [],
@@ -380,17 +454,21 @@
     link.receive = (message) => {
       if (message.type === "hello" || message.type === "state") {
         if (message.state) applyState(message.state);
-        else link.seq = Math.max(link.seq, message.seq);
-        return;
+        return; // no state: the server found we hold every version it has
       }
       if (message.type === "refused" || message.type === "pong" || message.type === "in_sync") return;
-      if (typeof message.seq === "number") {
-        if (EVENTS_WITHOUT_SEQ_BUMP.has(message.type)) {
-          if (message.seq > link.seq) refetch();
-        } else if (message.seq <= link.seq) {
-          return; // a repeat of something already applied
+      if (message.type === "tallies") {
+        // Not a session change: it carries the session's seq when it was built and the answers
+        // version of its snapshot; the page keeps each tally only if it is not older than its own.
+        (message.covers || []).forEach(([before, after]) => link.answers.covered(before, after));
+        if (message.seq > link.seq) link.seenSeq = Math.max(link.seenSeq, message.seq);
+        if (message.seq > link.seq || link.answers.hole) checkSoon();
+        quietSyncSoon();
+      } else if (typeof message.seq === "number") {
+        if (message.seq <= link.seq) {
+          return; // a repeat, or older than a state already applied
         } else if (message.seq > link.seq + 1 && link.seq >= 0) {
-          refetch(); // a gap: something was lost, the server's state is the truth
+          resync(); // a gap: something was lost, the server's state is the truth
           return;
         } else {
           link.seq = message.seq;
@@ -399,11 +477,40 @@
       if (options.onEvent) options.onEvent(message);
     };
 
+    /* A document (hello, sync, HTTP, the reply to a teacher's action): the page takes the parts
+     * that are not older than what it holds, and the link's versions move up, never down. */
     function applyState(state) {
       if (link.stopped) return; // a refusal ended this link; a late answer must not revive the page
-      if (typeof state.seq === "number") link.seq = state.seq;
-      link.state = state;
-      options.onState(state);
+      const held = { seq: link.seq, answersSeq: link.answers.held };
+      if (typeof state.seq === "number") link.seq = Math.max(link.seq, state.seq);
+      link.answers.document(state.answers_seq);
+      if (held.seq < 0 || state.seq >= held.seq) link.state = state;
+      options.onState(state, held);
+    }
+    link.applyState = applyState;
+
+    let checkTimer = null;
+    function checkSoon() {
+      if (checkTimer) return;
+      checkTimer = setTimeout(() => {
+        checkTimer = null;
+        if (link.answers.hole || link.seq < link.seenSeq) resync();
+      }, CHECK_MS);
+    }
+
+    let quietTimer = null;
+    function quietSyncSoon() {
+      clearTimeout(quietTimer);
+      quietTimer = setTimeout(() => resync(), QUIET_SYNC_MS);
+    }
+
+    /* Asks for the state if it changed: over the socket when one is up (the reply is "in_sync" or
+     * "state"), else over HTTP with since. */
+    function resync() {
+      const message = { type: "sync", seq: link.seq };
+      if (link.answers.held !== null) message.answers_seq = link.answers.held;
+      if (link.push && link.push.name === "websocket" && link.push.send(message)) return;
+      refetch();
     }
 
     /* full: ignore what we have (after applying an event locally, `since` would say "unchanged"). */
@@ -411,7 +518,8 @@
       if (link.fetching) return link.fetching.then(() => (full ? refetch(true) : undefined));
       link.fetching = (async () => {
         try {
-          const since = link.seq >= 0 && !full ? `${options.stateUrl.includes("?") ? "&" : "?"}since=${link.seq}` : "";
+          const query = sinceQuery(link, full);
+          const since = query ? `${options.stateUrl.includes("?") ? "&" : "?"}${query}` : "";
           const result = await api("GET", options.stateUrl + since, undefined, { token: link.token, raw: true });
           if (result.status !== 304 && result.data) applyState(result.data);
           if (!link.push) status("polling");
@@ -448,6 +556,8 @@
 
     function stopAll() {
       link.stopped = true;
+      clearTimeout(checkTimer);
+      clearTimeout(quietTimer);
       stopPolling();
       link.transports.forEach(stopTransport);
     }
@@ -474,7 +584,12 @@
       get transport() {
         return link.push ? link.push.name : "polling";
       },
+      get answersSeq() {
+        return link.answers.held;
+      },
       refetch,
+      /* A document the page got by itself (the reply to a teacher's action): applied as any other. */
+      applyState,
       /* Sends over the open push transport; returns false when none is open (callers then use HTTP). */
       send(message) {
         return Boolean(link.push && link.push.send(message));
@@ -494,5 +609,14 @@
     return time + count + random;
   }
 
-  window.Peardeck = { config, api, ApiError, connect, registerTransport, tryWebSocketInBackground, reportMetrics, metrics, newSubmissionId, backoff };
+  /* The student's own order of their answers, sent with each on every transport: the server keeps
+   * the answer with the highest order whichever path each took. Microseconds of the clock, made
+   * strictly increasing within the page; a reloaded page goes on from the clock. Below 2**53. */
+  let lastOrder = 0;
+  function newOrder() {
+    lastOrder = Math.max(lastOrder + 1, Date.now() * 1000);
+    return lastOrder;
+  }
+
+  window.Peardeck = { config, api, allPages, ApiError, connect, registerTransport, tryWebSocketInBackground, reportMetrics, metrics, newSubmissionId, newOrder, atLeast, backoff };
 })();

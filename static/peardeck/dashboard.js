@@ -1,15 +1,20 @@
 /* The teacher's live dashboard: how students join (code, link, QR), the roster with each answer
- * and whether it is right, the current question's results, and the controls that move the class. */
+ * and whether it is right, the current question's results, and the controls that move the class.
+ *
+ * What it holds, each piece with its version, kept only when what arrives is not older: the session
+ * and its roster (`seq`), each question's tally (the `answers_seq` of the snapshot it came from),
+ * each student's answer (the response's own `version`). Tallies from two workers can arrive in
+ * either order; the older one is dropped. */
 (function () {
   "use strict";
-  const { api, config, connect, metrics } = window.Peardeck;
+  const { api, allPages, atLeast, config, connect, metrics } = window.Peardeck;
   const { el, showError, toast, answerSummary, KIND_LABELS, plural } = window.UI;
   const base = `/api/sessions/${config.session_id}`;
   const byId = (id) => document.getElementById(id);
 
-  let session = null; // teacher_state
-  const tallies = new Map(); // question id -> tally
-  const responses = new Map(); // "question:student" -> {id, answer, starred, is_correct, student_id, question_id}
+  let session = null; // teacher_state: the session part, as of session.seq
+  const tallies = new Map(); // question id -> {tally, stamp}: stamp is the answers_seq it was read at
+  const responses = new Map(); // "question:student" -> {id, answer, version, starred, is_correct, student_id, question_id}
   const fail = (failure) => showError("dash-error", failure);
   const namesKey = `peardeck.hide-names.${config.session_id}`;
   let hideNames = sessionStorage.getItem(namesKey) === "1";
@@ -18,21 +23,35 @@
   byId("join-address").textContent = window.UI.joinAddress();
   byId("join-link").value = joinLink;
 
+  function takeTally(tally, stamp) {
+    const held = tallies.get(tally.question_id);
+    if (!held || atLeast(stamp, held.stamp)) tallies.set(tally.question_id, { tally, stamp });
+  }
+
+  function takeResponse(response) {
+    const key = `${response.question_id}:${response.student_id}`;
+    const held = responses.get(key);
+    if (held && typeof held.version === "number" && response.version < held.version) return;
+    responses.set(key, { ...(held || {}), ...response });
+  }
+
+  function takeSession(state) {
+    if (session === null || !(state.seq < session.seq)) session = { ...state };
+  }
+
   const link = connect({
     role: "teacher",
     code: config.join_code,
     stateUrl: base,
     async onState(state) {
       const first = session === null;
-      session = state;
-      if (state.tallies) state.tallies.forEach((t) => tallies.set(t.question_id, t));
-      // The socket's hello carries every answer; the HTTP state does not, so those are fetched.
-      if (state.responses) {
-        responses.clear();
-        state.responses.forEach((r) => responses.set(`${r.question_id}:${r.student_id}`, { ...r }));
-      }
+      takeSession(state);
+      (state.tallies || []).forEach((t) => takeTally(t, state.answers_seq));
+      (state.responses || []).forEach(takeResponse);
       render();
-      if (!state.responses) await loadAnswers();
+      // The socket's hello carries every answer; the HTTP state does not: polling loads them
+      // (onPoll), and so does the first state when it came over HTTP.
+      if (first && !state.responses) await loadAnswers();
       if (first) metrics.interactive();
     },
     onPoll: () => loadAnswers(),
@@ -40,11 +59,8 @@
       if (!session) return;
       switch (event.type) {
         case "tallies":
-          event.tallies.forEach((t) => tallies.set(t.question_id, t));
-          (event.responses || []).forEach((r) => {
-            const key = `${r.question_id}:${r.student_id}`;
-            responses.set(key, { ...(responses.get(key) || {}), ...r });
-          });
+          event.tallies.forEach((t) => takeTally(t, event.answers_seq));
+          (event.responses || []).forEach(takeResponse);
           break;
         case "question_changed":
           session.current_question_id = event.question_id;
@@ -72,6 +88,7 @@
           link.refetch(true);
           return;
       }
+      if (event.type !== "tallies") session.seq = event.seq;
       render();
     },
     /* The link's state, kept apart from the session's: "Connected" says nothing of whether the
@@ -94,10 +111,9 @@
 
   async function loadAnswers() {
     try {
-      const [all, counts] = await Promise.all([api("GET", `${base}/responses`), api("GET", `${base}/tallies`)]);
-      responses.clear();
-      all.forEach((r) => responses.set(`${r.question_id}:${r.student.id}`, { ...r, student_id: r.student.id }));
-      counts.tallies.forEach((t) => tallies.set(t.question_id, t));
+      const [all, counts] = await Promise.all([allPages(`${base}/responses`), api("GET", `${base}/tallies`)]);
+      all.forEach((r) => takeResponse({ ...r, student_id: r.student.id }));
+      counts.tallies.forEach((t) => takeTally(t, counts.answers_seq));
       render();
     } catch (failure) {
       fail(failure);
@@ -108,8 +124,7 @@
     try {
       const state = await api("POST", `${base}/${path}`, body);
       showError("dash-error", null);
-      session = { ...session, ...state };
-      render();
+      link.applyState(state); // versions move with it: the event of this very change is then a repeat
     } catch (failure) {
       fail(failure);
     }
@@ -176,7 +191,7 @@
         ? `Not started · ${plural(students.length, "student")} joined · press Go live when everyone is in`
         : `Question ${index + 1} of ${session.questions.length} · ${question ? KIND_LABELS[question.kind] : ""}${locked ? " · locked" : ""}${revealed ? " · on the projector" : ""}`;
     byId("current-prompt").textContent = question ? question.prompt || KIND_LABELS[question.kind] : session.state === "waiting" ? "Waiting for students to join" : "No question";
-    const tally = question && tallies.get(question.id);
+    const tally = question && tallies.has(question.id) ? tallies.get(question.id).tally : null;
     const answerable = question && question.kind !== "slide";
     byId("answered").textContent = answerable ? `${tally ? tally.answered : 0} of ${students.length} answered` : "";
     const answersHere = answerable ? students.map((s) => responses.get(`${question.id}:${s.id}`)).filter(Boolean) : [];
@@ -244,7 +259,8 @@
   async function removeStudent(student) {
     if (!confirm(`Remove ${nameOf(student)} from this session?`)) return;
     try {
-      session = { ...session, ...(await api("DELETE", `${base}/students/${student.id}`)) };
+      await api("DELETE", `${base}/students/${student.id}`); // 204: the roster changes by the event
+      session = { ...session, students: session.students.map((s) => (s.id === student.id ? { ...s, removed: true } : s)) };
       render();
     } catch (failure) {
       fail(failure);

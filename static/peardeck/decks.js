@@ -1,7 +1,7 @@
 /* The teacher's decks and recent sessions. */
 (function () {
   "use strict";
-  const { api, metrics } = window.Peardeck;
+  const { api, allPages, metrics } = window.Peardeck;
   const { el, showError } = window.UI;
   const STATE_LABELS = { waiting: "Waiting", live: "Live", ended: "Ended" };
 
@@ -12,7 +12,8 @@
   }
 
   async function load() {
-    const [decks, sessions] = await Promise.all([api("GET", "/api/decks"), api("GET", "/api/sessions")]);
+    const [decks, recentPage] = await Promise.all([allPages("/api/decks"), api("GET", "/api/sessions?limit=10")]);
+    const sessions = recentPage.items;
     const list = document.getElementById("deck-list");
     list.replaceChildren(
       ...decks.map((deck) =>
@@ -30,7 +31,7 @@
     }
     const recent = document.getElementById("session-list");
     recent.replaceChildren(
-      ...sessions.slice(0, 10).map((s) =>
+      ...sessions.map((s) =>
         el("li", { class: "session-item" }, el("a", { href: `/teach/sessions/${s.id}/` }, el("span", { class: "code" }, s.join_code), " ", s.deck.title), " ", el("span", { class: "state-badge", dataset: { state: s.state } }, STATE_LABELS[s.state] || s.state))),
     );
     if (!sessions.length) {

@@ -7,10 +7,11 @@
  * - it listens to the session's mirrored state (peardeck's mirror/README.md, "Data layout") and
  *   hands it to the link as a full state: in a teacher-paced session the document holds everything
  *   the student's page shows; otherwise (student pacing) a change makes the link refetch over HTTP;
- * - it carries answers: {question_id, answer, at} written once at <inbox>/<submission id>, in one
- *   update with the student's <sent> marker {id, at} (the rules take one answer per update and at
- *   most one every 250 ms; a drawing's strokes travel as one JSON string, whose length the rules
- *   can bound), the outcome read from <acks>/<submission id> and handed over as "submitted" or
+ * - it carries answers: {question_id, answer, at, order} written once at <inbox>/<submission id>,
+ *   in one update with the student's <sent> marker {id, at} (the rules take one answer per update
+ *   and at most one every 250 ms; a drawing's strokes travel as one JSON string, whose length the
+ *   rules can bound), the outcome read from <acks>/<submission id> and handed over as "submitted"
+ *   (with `superseded` when a later answer of the student, by their order, was already stored) or
  *   "error", as the WebSocket does. A refused write is sent over HTTP instead; the worker stores
  *   a replayed submission id once, so that is safe.
  * It is up while the SDK says it is connected and the state has arrived. The SDK picks its own
@@ -241,13 +242,17 @@
         setTimeout(stopWatching, 0);
         metrics.add("firebase_response", Math.round(performance.now() - sent) / 1000);
         metrics.soon();
-        if (ack.status === "stored") link.receive({ type: "submitted", submission_id: id, question_id: ack.question_id, version: ack.version });
-        else link.receive({ type: "error", submission_id: id, code: ack.code, message: ack.message, field: ack.field || null });
+        if (ack.status === "stored" || ack.status === "superseded") {
+          link.receive({ type: "submitted", submission_id: id, question_id: ack.question_id, version: ack.version, answer: ack.answer, superseded: ack.status === "superseded" });
+        } else {
+          link.receive({ type: "error", submission_id: id, code: ack.code, message: ack.message, field: ack.field || null });
+        }
       });
       const at = dbSdk.serverTimestamp();
       let answer = message.answer;
       if (answer && Array.isArray(answer.strokes)) answer = { ...answer, strokes: JSON.stringify(answer.strokes) };
       const entry = { question_id: message.question_id, answer, at };
+      if (typeof message.order === "number") entry.order = message.order;
       const paths = credentials.paths;
       dbSdk.update(dbSdk.ref(db), {
         [`${paths.inbox}/${id}`.replace(/^\//, "")]: entry,

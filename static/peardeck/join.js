@@ -23,7 +23,7 @@
     try {
       const joined = await api("POST", "/api/join", { join_code: code.value.trim(), display_name: name.value.trim() });
       // `firebase`: credentials for the Firebase live link, or null when this deployment has none.
-      sessionStorage.setItem("peardeck.student", JSON.stringify({ token: joined.token, code: joined.join_code, name: joined.student.display_name, firebase: joined.firebase }));
+      sessionStorage.setItem("peardeck.student", JSON.stringify({ token: joined.token, code: joined.state.join_code, name: joined.student.display_name, firebase: joined.firebase }));
       location.assign("/s/");
     } catch (failure) {
       window.UI.showError("join-error", { message: window.UI.studentMessage(failure) });

@@ -1,9 +1,12 @@
 /* The projector: the way in (address, code, QR), the current question, and anonymous results once
  * revealed, readable from the back of the room. It never receives names (the server decides
- * that; see live/documents.py). */
+ * that; see live/documents.py).
+ *
+ * The view is versioned as the link is: the session part by `seq`, the tally by the `answers_seq`
+ * it was read at (view.tallyStamp), so an older tally arriving late never replaces a newer one. */
 (function () {
   "use strict";
-  const { config, connect, metrics } = window.Peardeck;
+  const { atLeast, config, connect, metrics } = window.Peardeck;
   const { el, KIND_LABELS, plural } = window.UI;
   const key = new URLSearchParams(location.hash.slice(1)).get("key") || "";
   const stage = document.getElementById("projector-stage");
@@ -22,9 +25,19 @@
     code: config.join_code,
     token: key,
     stateUrl: "/api/projector/state",
-    onState(state) {
+    onState(state, held) {
       const first = view === null;
-      view = state;
+      const stamp = state.answers_seq;
+      if (first || !(state.seq < held.seq)) {
+        const previous = view;
+        view = { ...state, tallyStamp: stamp };
+        // A tally of this question newer than the document's (an event that came meanwhile) stays.
+        if (previous && previous.tally && previous.current_question_id === view.current_question_id && view.revealed && !atLeast(stamp, previous.tallyStamp)) {
+          Object.assign(view, { tally: previous.tally, tallyStamp: previous.tallyStamp });
+        }
+      } else if (state.current_question_id === view.current_question_id && view.revealed && atLeast(stamp, view.tallyStamp)) {
+        Object.assign(view, { tally: state.tally, tallyStamp: stamp });
+      }
       render();
       if (first) metrics.interactive();
     },
@@ -32,21 +45,24 @@
       if (!view) return;
       switch (event.type) {
         case "question_changed":
-          Object.assign(view, { current_question_id: event.question_id, question: event.question, locked: event.locked, revealed: event.revealed, tally: null, state: "live" });
+          Object.assign(view, { current_question_id: event.question_id, question: event.question, locked: event.locked, revealed: event.revealed, tally: null, tallyStamp: null, state: "live" });
           break;
         case "question_locked":
         case "question_unlocked":
           if (event.question_id === view.current_question_id) view.locked = event.type === "question_locked";
           break;
         case "results_revealed":
-          if (event.question_id === view.current_question_id) Object.assign(view, { revealed: true, tally: event.tally });
+          if (event.question_id === view.current_question_id) {
+            view.revealed = true;
+            if (atLeast(event.answers_seq, view.tallyStamp)) Object.assign(view, { tally: event.tally, tallyStamp: event.answers_seq });
+          }
           break;
         case "results_hidden":
-          if (event.question_id === view.current_question_id) Object.assign(view, { revealed: false, tally: null });
+          if (event.question_id === view.current_question_id) Object.assign(view, { revealed: false, tally: null, tallyStamp: null });
           break;
         case "tallies": {
           const tally = event.tallies.find((t) => t.question_id === view.current_question_id);
-          if (tally && view.revealed) view.tally = tally;
+          if (tally && view.revealed && atLeast(event.answers_seq, view.tallyStamp)) Object.assign(view, { tally, tallyStamp: event.answers_seq });
           break;
         }
         case "student_count":

@@ -1,8 +1,13 @@
 /* The student's app: one question at a time, the answer sent over the live link (or HTTP),
- * clear "sent" and "locked" states, takeaways at the end. */
+ * clear "sent" and "locked" states, takeaways at the end.
+ *
+ * Every answer carries the student's order (Peardeck.newOrder), so the server keeps the latest
+ * whichever transport each went by; a reply that says `superseded` carries the newer answer the
+ * server holds, and that is what the page shows. The page keeps the session part of its view by
+ * `seq` and its own answer to each question by the response's `version`. */
 (function () {
   "use strict";
-  const { api, config, connect, metrics, newSubmissionId, tryWebSocketInBackground } = window.Peardeck;
+  const { api, config, connect, metrics, newOrder, newSubmissionId, tryWebSocketInBackground } = window.Peardeck;
   const { el, answerSummary } = window.UI;
 
   const saved = JSON.parse(sessionStorage.getItem("peardeck.student") || "null");
@@ -15,7 +20,7 @@
   document.getElementById("who").textContent = saved.name;
 
   let view = null; // the last state document: question, locked, answer, state
-  const sentAnswers = new Map(); // question id -> answer this page sent and the server accepted
+  const ownAnswers = new Map(); // question id -> {answer, version}: the newest the server said it holds
   const pending = new Map(); // submission id -> {resolve, reject, timer}
 
   function setStatus(kind, text) {
@@ -40,24 +45,24 @@
       saved.firebase = fresh;
       sessionStorage.setItem("peardeck.student", JSON.stringify(saved));
     },
-    onState(state) {
+    onState(state, held) {
       if (firebaseFirst && state.websocket_dark_launch && !darkLaunchTried) {
         darkLaunchTried = true;
         tryWebSocketInBackground({ code: saved.code, role: "student", token: saved.token });
       }
       const first = view === null;
-      view = state;
-      if (state.answer && state.question) sentAnswers.set(state.question.id, state.answer.answer);
-      // A state fetched just before our answer was accepted does not know it yet.
-      else if (state.question && sentAnswers.has(state.question.id)) view.answer = { answer: sentAnswers.get(state.question.id) };
+      if (state.answer && state.question) keepAnswer(state.question.id, state.answer);
+      // A document older than the view (a slow HTTP read) leaves the session part as it is.
+      if (first || !(state.seq < held.seq)) view = { ...state };
+      showOwnAnswer();
       render();
       if (first) metrics.interactive();
     },
     onEvent(event) {
       switch (event.type) {
         case "question_changed":
-          view = { ...view, current_question_id: event.question_id, question: event.question, locked: event.locked, state: "live" };
-          view.answer = event.question && sentAnswers.has(event.question.id) ? { answer: sentAnswers.get(event.question.id) } : null;
+          view = { ...view, seq: event.seq, current_question_id: event.question_id, question: event.question, locked: event.locked, state: "live" };
+          showOwnAnswer();
           render();
           break;
         case "question_locked":
@@ -98,6 +103,19 @@
     },
   });
 
+  /* Keeps the server's answer to a question unless the page holds a newer version of it. */
+  function keepAnswer(questionId, held) {
+    const mine = ownAnswers.get(questionId);
+    if (mine && typeof mine.version === "number" && typeof held.version === "number" && held.version < mine.version) return;
+    ownAnswers.set(questionId, { answer: held.answer, version: held.version });
+  }
+
+  function showOwnAnswer() {
+    if (!view) return;
+    const mine = view.question && ownAnswers.get(view.question.id);
+    view.answer = mine ? { answer: mine.answer, version: mine.version } : null;
+  }
+
   function removed() {
     link.close();
     sessionStorage.removeItem("peardeck.student");
@@ -133,17 +151,21 @@
 
   async function submit(answer) {
     const question = view.question;
-    const message = { question_id: question.id, submission_id: newSubmissionId(), answer };
+    // The same message, order included, goes over HTTP if the socket cannot carry it.
+    const message = { question_id: question.id, submission_id: newSubmissionId(), answer, order: newOrder() };
     setStatus("sending", "Sending…");
     try {
+      let reply;
       try {
-        await overSocket(message);
+        reply = await overSocket(message);
       } catch (socketFailure) {
         if (socketFailure.code !== "no_socket") throw socketFailure;
-        await api("POST", "/api/student/responses", message, { token: saved.token });
+        reply = await api("POST", "/api/student/responses", message, { token: saved.token });
       }
-      sentAnswers.set(question.id, answer);
-      if (view.question && view.question.id === question.id) view.answer = { answer };
+      // Superseded: a later answer of this student got there first; the reply carries it.
+      keepAnswer(question.id, { answer: reply.answer !== undefined ? reply.answer : answer, version: reply.version });
+      showOwnAnswer();
+      if (reply.superseded) render();
       setStatus("sent", "✓ Sent — you can change your answer until the teacher locks it.");
       markChosen();
     } catch (failure) {
@@ -167,7 +189,7 @@
     if (!view) return;
     if (view.state === "ended") return renderTakeaways();
     const question = view.question;
-    const showing = JSON.stringify([view.state, view.pacing, question && question.id, view.locked, view.answer, view.question_ids]);
+    const showing = JSON.stringify([view.state, view.pacing, question && question.id, view.locked, view.answer && view.answer.answer, view.question_ids]);
     if (showing === shown && stage.querySelector(".card.question")) return;
     shown = showing;
     if (view.state === "waiting" || !question) {
@@ -467,7 +489,7 @@
             t.is_correct === false ? el("p", { class: "verdict-wrong" }, "✗ Not quite. The answer: ", el("strong", {}, correct)) : null,
             t.starred ? el("p", { class: "star" }, "★ Your teacher starred this answer") : null);
         }));
-      stage.replaceChildren(el("section", { class: "takeaways-page" }, el("h1", {}, "Your takeaways · ", data.session.deck), score, list));
+      stage.replaceChildren(el("section", { class: "takeaways-page" }, el("h1", {}, "Your takeaways · ", data.session.deck.title), score, list));
     } catch (failure) {
       stage.replaceChildren(el("div", { class: "card center" }, el("h1", {}, "The session has ended."), el("p", { class: "error" }, window.UI.studentMessage(failure))));
     }

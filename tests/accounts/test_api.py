@@ -5,16 +5,25 @@ from tests.conftest import Api, error_of
 def test_a_teacher_signs_up_and_uses_the_token_they_get(db):
     created = Api().post("/api/auth/signup", {"username": "valerie", "password": "frizzle-rocks-2024"})
     assert created.status_code == 201
-    token = created.json()["token"]
+    token = created.json()["api_token"]["token"]
     assert token.startswith("pdt_")
-    assert Api(token).get("/api/auth/me").json()["username"] == "valerie"
+    assert Api(token).get("/api/auth/me").json() == created.json()["teacher"]
+
+
+def test_signing_up_names_the_teacher_and_the_token_apart(db):
+    created = Api().post("/api/auth/signup", {"username": "valerie", "password": "frizzle-rocks-2024"}).json()
+    assert created["teacher"]["username"] == "valerie"
+    assert "id" not in created
+    token = ApiToken.objects.get()
+    assert created["api_token"]["id"] == token.pk
+    assert created["teacher"]["id"] == token.user_id
 
 
 def test_only_the_hash_of_a_token_is_stored(db):
     token = (
         Api()
         .post("/api/auth/signup", {"username": "valerie", "password": "frizzle-rocks-2024"})
-        .json()["token"]
+        .json()["api_token"]["token"]
     )
     stored = ApiToken.objects.get()
     assert token not in stored.token_hash

@@ -107,7 +107,7 @@ def test_with_an_emulator_the_browser_is_told_where_to_sign_in_and_connect(fireb
 
 def test_without_an_emulator_the_browser_gets_no_emulator_block(firebase_settings, live_session):
     firebase_settings.FIREBASE_DATABASE_EMULATOR_HOST = ""
-    assert "emulator" not in _join(live_session, "Frances")["firebase"]
+    assert _join(live_session, "Frances")["firebase"]["emulator"] is None
 
 
 def test_a_student_gets_fresh_firebase_credentials_for_the_same_uid_and_paths(

@@ -127,8 +127,47 @@ def test_requests_without_or_with_a_bad_token_are_refused(live_session):
 def test_a_removed_student_is_refused(teacher_api, live_session):
     arnold = join(live_session, "Arnold")
     arnold_id = arnold.get("/api/student/state").json()["student"]["id"]
-    roster = teacher_api.delete(f"/api/sessions/{live_session.pk}/students/{arnold_id}").json()["students"]
+    removed = teacher_api.delete(f"/api/sessions/{live_session.pk}/students/{arnold_id}")
+    assert removed.status_code == 204
+    assert removed.content == b""
+    roster = teacher_api.get(f"/api/sessions/{live_session.pk}").json()["students"]
     assert roster[0]["removed"] is True
     refused = arnold.get("/api/student/state")
     assert refused.status_code == 403
     assert error_of(refused)["code"] == "student_removed"
+
+
+def test_joining_answers_the_token_the_student_and_their_state_each_by_name(live_session):
+    joined = Api().post("/api/join", {"join_code": live_session.join_code, "display_name": "Keesha"}).json()
+    # No bare top-level id to mistake for the student's: the session's id is the state's.
+    assert "id" not in joined
+    assert joined["state"]["id"] == live_session.pk
+    student_id = joined["student"]["id"]
+    assert joined["state"]["student"] == joined["student"]
+    assert Api(joined["token"]).get("/api/student/state").json()["student"]["id"] == student_id
+
+
+def test_every_session_comes_through_the_pages_none_is_cut_off(teacher, teacher_api, deck):
+    from live import services as live_services
+
+    created = {live_services.create_session(teacher=teacher, deck=deck)[0].pk for _ in range(205)}
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = "?limit=200" + (f"&cursor={cursor}" if cursor else "")
+        page = teacher_api.get(f"/api/sessions{query}").json()
+        seen.extend(item["id"] for item in page["items"])
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 2
+    assert seen == sorted(created, reverse=True)
+
+
+def test_a_page_larger_than_the_limit_or_a_made_up_cursor_is_refused(teacher_api):
+    too_big = teacher_api.get("/api/sessions?limit=201")
+    assert too_big.status_code == 422
+    assert error_of(too_big)["field"] == "limit"
+    made_up = teacher_api.get("/api/sessions?cursor=bm90LWEtY3Vyc29y")
+    assert made_up.status_code == 422
+    assert error_of(made_up)["field"] == "cursor"

@@ -1,15 +1,20 @@
 """WebSockets against the real ASGI application, for every role, through WebsocketCommunicator."""
 
+import asyncio
 import json
+import time
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.test import Client
 
 from accounts.services import issue_api_token
+from live import documents
 from live import services as live_services
 from peardeck.asgi import application
 from responses.models import Response
+from runtime import broadcast
 from tests.support.classroom import ALL_KIND_QUESTIONS, join_students, open_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -235,7 +240,8 @@ async def test_the_projector_never_receives_a_name_or_an_unrevealed_result(class
         {"type": "submit", "question_id": question.pk, "submission_id": "p1", "answer": {"choices": [1]}}
     )
     received += await drain(projector, 0.8)
-    assert not any(message["type"] == "tallies" for message in received), "results leaked before reveal"
+    leaked = [m for m in received if m["type"] == "tallies" and m["tallies"]]
+    assert not leaked, "results leaked before reveal"
     await database_sync_to_async(live_services.flag_question)(session=session, action="reveal")
     received += await drain(projector, 0.8)
     revealed = next(message for message in received if message["type"] == "results_revealed")
@@ -301,13 +307,18 @@ async def test_a_client_that_missed_events_ends_with_the_same_state_as_a_fresh_f
         lambda: client.get("/api/student/state", HTTP_AUTHORIZATION=f"Bearer {token}").json()
     )()
     assert hello["state"] == fresh
-    # Asking with the current seq says "nothing new", with an old one sends the state.
-    await again.send_json_to({"type": "sync", "seq": hello["seq"]})
+    # Asking with the current versions says "nothing new", with an old one sends the state; and
+    # so does asking with a seq alone (it says nothing of the answers this role sees).
+    current = {"seq": hello["seq"], "answers_seq": hello["answers_seq"]}
+    await again.send_json_to({"type": "sync", **current})
     assert (await receive_until(again, "in_sync"))["seq"] == hello["seq"]
-    await again.send_json_to({"type": "sync", "seq": last_seq})
+    await again.send_json_to({"type": "sync", **current, "seq": last_seq})
+    assert (await receive_until(again, "state"))["state"] == fresh
+    await again.send_json_to({"type": "sync", "seq": hello["seq"]})
     assert (await receive_until(again, "state"))["state"] == fresh
     await again.disconnect()
-    unchanged, hello = await connect(url(session, "student", token, since=fresh["seq"]))
+    path = url(session, "student", token, since=fresh["seq"])
+    unchanged, hello = await connect(f"{path}&answers_since={fresh['answers_seq']}")
     assert hello["state"] is None
     await unchanged.disconnect()
 
@@ -321,3 +332,149 @@ async def test_a_teacher_logged_in_through_the_browser_connects_with_the_session
     assert hello["type"] == "hello"
     assert [s["display_name"] for s in hello["state"]["students"]] == ["Arnold", "Wanda"]
     await communicator.disconnect()
+
+
+# --- convergence (issue 12): subscribe before reading, every version compared on reconnect ------
+
+
+async def test_a_lock_committed_while_a_student_connects_reaches_them_in_the_hello_or_after_it(
+    classroom, monkeypatch
+):
+    """The socket joins its group before it reads its hello: a change that commits between the
+    read and the join is not lost. The lock below commits right after the hello's state is read."""
+    session = classroom["session"]
+    _student, token = classroom["students"]["Arnold"]
+    real_student_view = documents.student_view
+    locked_during_read = []
+
+    def student_view_then_lock(student):
+        view = real_student_view(student)
+        if not locked_during_read:
+            locked_during_read.append(live_services.flag_question(session=session, action="lock"))
+            time.sleep(0.3)  # the lock's event goes out now, while this socket is still connecting
+        return view
+
+    monkeypatch.setattr(documents, "student_view", student_view_then_lock)
+    communicator, hello = await connect(url(session, "student", token))
+    assert locked_during_read
+    assert hello["state"]["locked"] is False  # read before the lock committed
+    locked = await receive_until(communicator, "question_locked", timeout=3)
+    assert locked["seq"] == hello["seq"] + 1
+    await communicator.disconnect()
+
+
+async def answer_over_http(token: str, question_id: int, submission_id: str, answer: dict, **extra):
+    response = await database_sync_to_async(Client().post)(
+        "/api/student/responses",
+        json.dumps({"question_id": question_id, "submission_id": submission_id, "answer": answer, **extra}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code in (200, 201), response.content
+    return response.json()
+
+
+async def test_a_dashboard_that_reconnects_with_since_gets_the_answers_given_while_it_was_away(classroom):
+    session = classroom["session"]
+    question = classroom["questions"]["multiple_choice"]
+    teacher, hello = await connect(url(session, "teacher", classroom["teacher_token"]))
+    assert hello["answers_seq"] == hello["state"]["answers_seq"]
+    await teacher.disconnect()
+    _arnold, token = classroom["students"]["Arnold"]
+    await answer_over_http(token, question.pk, "away-1", {"choices": [2]})
+
+    path = url(session, "teacher", classroom["teacher_token"], since=hello["seq"])
+    again, back = await connect(f"{path}&answers_since={hello['answers_seq']}")
+    assert back["seq"] == hello["seq"]  # no session change: only answers came in
+    assert back["answers_seq"] > hello["answers_seq"]
+    assert back["state"] is not None, "the hello said 'unchanged' though an answer came in"
+    tally = next(t for t in back["state"]["tallies"] if t["question_id"] == question.pk)
+    assert tally["counts"] == [0, 0, 1]
+    # sync compares both versions too: the old answers version is behind, the new one in sync.
+    await again.send_json_to({"type": "sync", "seq": hello["seq"], "answers_seq": hello["answers_seq"]})
+    assert (await receive_until(again, "state"))["state"]["tallies"] == back["state"]["tallies"]
+    await again.send_json_to({"type": "sync", "seq": back["seq"], "answers_seq": back["answers_seq"]})
+    assert (await receive_until(again, "in_sync"))["answers_seq"] == back["answers_seq"]
+    await again.disconnect()
+    unchanged, same = await connect(
+        f"{url(session, 'teacher', classroom['teacher_token'], since=back['seq'])}"
+        f"&answers_since={back['answers_seq']}"
+    )
+    assert same["state"] is None
+    await unchanged.disconnect()
+
+
+async def test_a_projector_that_reconnects_with_since_gets_the_revealed_results_that_changed(classroom):
+    session = classroom["session"]
+    question = classroom["questions"]["multiple_choice"]
+    await database_sync_to_async(live_services.flag_question)(session=session, action="reveal")
+    projector, hello = await connect(url(session, "projector", classroom["projector_key"]))
+    await projector.disconnect()
+    _arnold, token = classroom["students"]["Arnold"]
+    await answer_over_http(token, question.pk, "away-2", {"choices": [1]})
+    path = url(session, "projector", classroom["projector_key"], since=hello["seq"])
+    again, back = await connect(f"{path}&answers_since={hello['answers_seq']}")
+    assert back["state"] is not None
+    assert back["state"]["tally"]["counts"] == [0, 1, 0]
+    await again.disconnect()
+
+
+async def test_an_older_answer_that_arrives_after_a_newer_one_is_superseded_and_the_newer_stays(classroom):
+    """Answer A went out first on a slow socket, B after it over HTTP: B arrives first. A must not
+    overwrite B (issue 12: B acked as version 1, A as version 2, and A stayed)."""
+    session = classroom["session"]
+    question = classroom["questions"]["multiple_choice"]
+    _arnold, token = classroom["students"]["Arnold"]
+    socket, _hello = await connect(url(session, "student", token))
+    order_a, order_b = 1_733_328_000_000_001, 1_733_328_000_000_002
+    b = await answer_over_http(token, question.pk, "b", {"choices": [2]}, order=order_b)
+    assert b["superseded"] is False
+    await socket.send_json_to(
+        {
+            "type": "submit",
+            "question_id": question.pk,
+            "submission_id": "a",
+            "answer": {"choices": [0]},
+            "order": order_a,
+        }
+    )
+    a = await receive_until(socket, "submitted")
+    assert a["superseded"] is True
+    assert a["answer"] == {"choices": [2]}  # what the server holds: B
+    assert a["version"] == b["version"]
+    stored = await database_sync_to_async(Response.objects.get)(question=question, student=_arnold)
+    assert stored.answer == {"choices": [2]}
+    # A newer answer still replaces it, whichever way it comes.
+    await socket.send_json_to(
+        {
+            "type": "submit",
+            "question_id": question.pk,
+            "submission_id": "c",
+            "answer": {"choices": [1]},
+            "order": order_b + 1,
+        }
+    )
+    c = await receive_until(socket, "submitted")
+    assert (c["superseded"], c["answer"]) == (False, {"choices": [1]})
+    await socket.disconnect()
+
+
+async def test_removing_a_student_takes_their_answers_out_of_the_tallies_under_a_new_answers_version(
+    classroom,
+):
+    session = classroom["session"]
+    question = classroom["questions"]["multiple_choice"]
+    arnold, token = classroom["students"]["Arnold"]
+    await answer_over_http(token, question.pk, "gone-1", {"choices": [1]})
+    # Let that answer's round go out first: it runs on a loop of its own until a socket binds this one.
+    await asyncio.to_thread(broadcast.quiesce)
+    teacher, hello = await connect(url(session, "teacher", classroom["teacher_token"]))
+    before = hello["answers_seq"]
+    await database_sync_to_async(live_services.remove_student)(session=session, student_id=arnold.pk)
+    event = await receive_until(teacher, "tallies")
+    while [before, before + 1] not in event["covers"]:  # the answer's own round may come first
+        event = await receive_until(teacher, "tallies")
+    assert event["answers_seq"] == before + 1
+    tally = next(t for t in event["tallies"] if t["question_id"] == question.pk)
+    assert (tally["counts"], tally["answered"]) == ([0, 0, 0], 0)
+    await teacher.disconnect()

@@ -246,3 +246,37 @@ def test_an_answer_to_a_locked_question_is_refused(live_session, student, questi
     live_services.flag_question(session=live_session, action="lock", question_id=question.pk)
     ack = services.ingest_inbox_entry(_entry(live_session, student.pk, question.pk, {"choices": [1]}))
     assert ack["code"] == "question_locked"
+
+
+def test_an_inbox_answer_older_by_the_students_order_is_acked_superseded_and_the_newer_stays(
+    live_session, student, questions
+):
+    """The page's order travels in the inbox entry: a Firebase answer made before one the student
+    already sent over HTTP does not overwrite it (issue 12)."""
+    question = questions["multiple_choice"]
+    newer = InboxEntry(
+        live_session.pk,
+        f"student-{student.pk}",
+        "newer",
+        {"question_id": question.pk, "answer": {"choices": [2]}, "order": 20},
+    )
+    older = InboxEntry(
+        live_session.pk,
+        f"student-{student.pk}",
+        "older",
+        {"question_id": question.pk, "answer": {"choices": [0]}, "order": 10},
+    )
+    assert services.ingest_inbox_entry(newer)["status"] == "stored"
+    ack = services.ingest_inbox_entry(older)
+    assert ack["status"] == "superseded"
+    assert ack["answer"] == {"choices": [2]}
+    assert Response.objects.get(student=student).answer == {"choices": [2]}
+    refused = services.ingest_inbox_entry(
+        InboxEntry(
+            live_session.pk,
+            f"student-{student.pk}",
+            "bad",
+            {"question_id": question.pk, "answer": {"choices": [1]}, "order": -5},
+        )
+    )
+    assert (refused["status"], refused["field"]) == ("refused", "order")

@@ -256,16 +256,16 @@ def test_an_answer_that_meets_a_database_error_is_kept_and_stored_on_a_later_tic
 
     session, (arnold, *_others) = session_with_students
     arnold_id = _student_id(arnold)
-    real_ingest = services.ingest_inbox_entry
+    real_ingest = services.ingest_inbox_entries
     failures = []
 
-    def database_away_once(entry):
+    def database_away_once(entries):
         if not failures:
-            failures.append(entry.key)
-            raise OperationalError("the database went away")
-        return real_ingest(entry)
+            failures.extend(entry.key for entry in entries)
+            return [OperationalError("the database went away") for _entry in entries]
+        return real_ingest(entries)
 
-    monkeypatch.setattr(services, "ingest_inbox_entry", database_away_once)
+    monkeypatch.setattr(services, "ingest_inbox_entries", database_away_once)
     inbox_ref(firebase_app, session.pk, arnold_id, "flaky").set(
         {"question_id": questions["multiple_choice"].pk, "answer": {"choices": [1]}}
     )

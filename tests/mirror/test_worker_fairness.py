@@ -106,15 +106,17 @@ def test_an_entry_with_a_nul_is_refused_with_an_ack_and_the_rest_of_the_tick_goe
 def test_an_entry_that_fails_unexpectedly_is_refused_and_the_others_are_stored_in_the_same_tick(
     number_class, worker, firebase_app, firebase_standin, monkeypatch
 ):
+    from responses import services as answers
+
     session, (flooder, quiet, _third), question = number_class
-    real = services.submit_response
+    real = answers._checked  # where every answer is checked before the writer takes it
 
     def breaks_on_the_flooder(**kwargs):
         if kwargs["student"].pk == flooder.pk:
             raise RuntimeError("a bug that one odd answer finds")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "submit_response", breaks_on_the_flooder)
+    monkeypatch.setattr(answers, "_checked", breaks_on_the_flooder)
     _listening(worker)
     inbox_ref(firebase_app, session.pk, flooder.pk, "odd").set(
         {"question_id": question.pk, "answer": {"value": 1}}

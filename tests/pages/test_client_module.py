@@ -39,6 +39,7 @@ class ScriptedServer:
 
     def __init__(self, context, *, hello_seq: int = 5, close_first_with: int | None = None):
         self.sockets = []
+        self.syncs = []  # what the page sent as {"type": "sync"}
         self.state_requests = []
         self.metric_batches = []
         self.hello_seq = hello_seq
@@ -50,6 +51,7 @@ class ScriptedServer:
 
     def _socket(self, socket):
         self.sockets.append((time.monotonic(), socket))
+        socket.on_message(lambda message: self._from_page(socket, message))
         if self.close_first_with and self.close_first_with >= 4000:
             # As the server refuses: a reason, then a close code that says "do not retry".
             socket.send(json.dumps({"type": "refused", "code": "not_authenticated", "message": "Bad key."}))
@@ -64,6 +66,12 @@ class ScriptedServer:
         socket.send(json.dumps(hello))
         if self.close_first_with and len(self.sockets) == 1:
             socket.close(code=self.close_first_with, reason="going away")
+
+    def _from_page(self, socket, message):
+        data = json.loads(message)
+        if data.get("type") == "sync":
+            self.syncs.append(data)
+            socket.send(json.dumps({"type": "state", "seq": self.state["seq"], "state": self.state}))
 
     def _state(self, route):
         self.state_requests.append(route.request.url)
@@ -105,8 +113,10 @@ def test_an_event_that_skips_a_seq_makes_the_client_fetch_the_state_again(server
 
     scripted.state = projector_state(8, students=7)
     socket.send(json.dumps({"type": "student_count", "seq": 8, "students": 2}))  # seq 7 was lost
-    expect(page.locator("#student-count")).to_have_text("7 joined")  # the server's state, fetched
-    assert scripted.state_requests[-1].endswith("since=6")
+    expect(page.locator("#student-count")).to_have_text("7 joined")  # the server's state, asked for
+    # With the socket up the page asks over it, saying what it holds.
+    assert scripted.syncs[-1]["seq"] == 6
+    assert len(scripted.state_requests) == before
     assert errors == []
 
 
@@ -205,3 +215,134 @@ def test_a_server_error_and_a_missing_script_are_reported_as_client_errors(serve
             if item["name"] == "client_error"
         }
     assert {"api_error", "resource_error"} <= kinds, scripted.metric_batches
+
+
+def revealed_projector_state(seq: int, answers_seq: int, answered: int) -> dict:
+    return {
+        **projector_state(seq),
+        "answers_seq": answers_seq,
+        "students": 9,
+        "revealed": True,
+        "tally": {
+            "question_id": 10,
+            "kind": "text",
+            "students": 9,
+            "answered": answered,
+            "texts": ["x"] * answered,
+        },
+    }
+
+
+def test_a_tally_that_arrives_after_a_newer_one_is_dropped(server, context):
+    """Two workers send tallies built from their own snapshots; the one read earlier can arrive
+    last. The projector keeps the newest by answers_seq (issue 12: a screen ending on an
+    out-of-date tally)."""
+    scripted = ScriptedServer(context)
+    scripted.state = revealed_projector_state(5, answers_seq=10, answered=2)
+    page = context.new_page()
+    errors = page_errors(page)
+    scripted_hello = scripted.state
+
+    def hello_with_tally(socket):
+        scripted.sockets.append((time.monotonic(), socket))
+        socket.on_message(lambda message: scripted._from_page(socket, message))
+        socket.send(
+            json.dumps(
+                {"type": "hello", "role": "projector", "seq": 5, "answers_seq": 10, "state": scripted_hello}
+            )
+        )
+
+    context.route_web_socket("**/ws/**", hello_with_tally)
+    page.goto(f"{server}/projector/ABCDEF/#key=pdp_scripted")
+    stage = page.locator("#projector-stage")
+    expect(stage).to_contain_text("2 of 9 answered")
+    socket = scripted.sockets[-1][1]
+
+    def tallies(answers_seq: int, answered: int, covers: list) -> str:
+        tally = {
+            "question_id": 10,
+            "kind": "text",
+            "students": 9,
+            "answered": answered,
+            "texts": ["x"] * answered,
+        }
+        return json.dumps(
+            {"type": "tallies", "seq": 5, "answers_seq": answers_seq, "covers": covers, "tallies": [tally]}
+        )
+
+    socket.send(tallies(12, 4, [[11, 12]]))  # read after answers 11 and 12
+    expect(stage).to_contain_text("4 of 9 answered")
+    socket.send(tallies(11, 3, [[10, 11]]))  # read before answer 12, sent by a slower worker
+    page.wait_for_timeout(500)
+    expect(stage).to_contain_text("4 of 9 answered")
+    assert errors == []
+
+
+def test_a_dashboard_keeps_the_newest_tally_whatever_order_tallies_arrive_in(
+    server, context, teacher_account
+):
+    """The teacher's dashboard, on the real page, with its socket scripted: a tally read before
+    another but delivered after it must not replace it (issue 12: a dashboard that ended on
+    [5,5,3,10] while the database had [5,6,3,10])."""
+    from tests.pages.test_classroom_in_chromium import log_in
+    from tests.support.classroom import ONE_CHOICE_QUESTION, open_class
+
+    live = open_class(
+        server, teacher=teacher_account, questions=ONE_CHOICE_QUESTION, students=["Ann", "Ben", "Cy"]
+    )
+    with live.teacher.client(server) as http:
+        state = http.get(f"/sessions/{live.session_id}").json()
+    question_id = live.questions[0]["id"]
+
+    def tally(answered: int, counts: list) -> dict:
+        return {
+            "question_id": question_id,
+            "kind": "multiple_choice",
+            "students": 3,
+            "answered": answered,
+            "counts": counts,
+        }
+
+    hello_state = {**state, "answers_seq": 10, "tallies": [tally(1, [1, 0, 0, 0])], "responses": []}
+    sockets = []
+
+    def scripted(socket):
+        sockets.append(socket)
+        socket.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "role": "teacher",
+                    "seq": state["seq"],
+                    "answers_seq": 10,
+                    "state": hello_state,
+                }
+            )
+        )
+
+    context.route_web_socket("**/ws/**", scripted)
+    page = context.new_page()
+    errors = page_errors(page)
+    log_in(page, server, teacher_account)
+    page.goto(f"{server}/teach/sessions/{live.session_id}/")
+    answered = page.locator("#answered")
+    expect(answered).to_have_text("1 of 3 answered")
+
+    def tallies(answers_seq: int, covers: list, **fields) -> str:
+        return json.dumps(
+            {
+                "type": "tallies",
+                "seq": state["seq"],
+                "answers_seq": answers_seq,
+                "covers": covers,
+                "tallies": [tally(**fields)],
+                "responses": [],
+            }
+        )
+
+    sockets[-1].send(tallies(12, [[11, 12]], answered=3, counts=[1, 1, 1, 0]))
+    expect(answered).to_have_text("3 of 3 answered")
+    sockets[-1].send(tallies(11, [[10, 11]], answered=2, counts=[1, 1, 0, 0]))
+    page.wait_for_timeout(500)
+    expect(answered).to_have_text("3 of 3 answered")
+    assert errors == []

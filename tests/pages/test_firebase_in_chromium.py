@@ -188,7 +188,7 @@ class Student:
 
 
 def answers(api: httpx.Client, session_id: int) -> list[dict]:
-    return ok(api.get(f"/sessions/{session_id}/responses"))
+    return ok(api.get(f"/sessions/{session_id}/responses"))["items"]
 
 
 def pause(worker: subprocess.Popen, sqlite_path: str | None) -> None:
@@ -505,7 +505,7 @@ def test_a_student_removed_by_the_teacher_is_told_so_through_firebase(firebase_c
     student.join()
     expect(student.page.locator("#connection")).to_have_text("● live (Firebase)", timeout=20_000)
     roster = ok(teacher["api"].get(f"/sessions/{session['id']}"))["students"]
-    ok(teacher["api"].delete(f"/sessions/{session['id']}/students/{roster[0]['id']}"))
+    ok(teacher["api"].delete(f"/sessions/{session['id']}/students/{roster[0]['id']}"), 204)
     expect(
         student.page.get_by_role("heading", name="The teacher removed you from this session.")
     ).to_be_visible(timeout=10_000)

@@ -63,6 +63,42 @@ def test_a_replayed_old_submission_does_not_overwrite_a_newer_answer(live_sessio
     assert Response.objects.get(question=question).answer == {"choices": [2]}
 
 
+def test_an_answer_older_by_the_students_order_is_superseded_by_the_newer_one_already_stored(
+    live_session, questions, students
+):
+    """The student's order decides, not the order of arrival (issue 12)."""
+    question = questions["multiple_choice"]
+    newer = students[0].post(
+        "/api/student/responses",
+        {"question_id": question.pk, "submission_id": "newer", "answer": {"choices": [2]}, "order": 20},
+    )
+    assert newer.status_code == 201
+    assert newer.json()["superseded"] is False
+    older = students[0].post(
+        "/api/student/responses",
+        {"question_id": question.pk, "submission_id": "older", "answer": {"choices": [0]}, "order": 10},
+    )
+    assert older.status_code == 200
+    assert older.json()["superseded"] is True
+    assert older.json()["answer"] == {"choices": [2]}
+    assert older.json()["version"] == newer.json()["version"]
+    assert Response.objects.get(question=question).answer == {"choices": [2]}
+
+
+@pytest.mark.parametrize("order", [-1, 2**53, 1.5, "12", True])
+def test_an_order_that_is_not_a_whole_number_below_2_to_the_53_is_refused(
+    live_session, questions, students, order
+):
+    question = questions["multiple_choice"]
+    refused = students[0].post(
+        "/api/student/responses",
+        {"question_id": question.pk, "submission_id": "o1", "answer": {"choices": [2]}, "order": order},
+    )
+    assert refused.status_code == 422, refused.content
+    assert error_of(refused)["field"] == "order"
+    assert not Response.objects.exists()
+
+
 def test_reusing_a_submission_id_for_a_different_answer_is_refused(live_session, questions, students):
     question = questions["multiple_choice"]
     answer(students[0], question, {"choices": [0]}, submission_id="same")
@@ -135,7 +171,9 @@ def test_teacher_sees_responses_and_tallies(teacher_api, live_session, questions
     answer(students[0], question, {"choices": [1]})
     answer(students[1], question, {"choices": [1]})
     answer(students[2], question, {"choices": [0]})
-    listed = teacher_api.get(f"/api/sessions/{live_session.pk}/responses?question_id={question.pk}").json()
+    listed = teacher_api.get(f"/api/sessions/{live_session.pk}/responses?question_id={question.pk}").json()[
+        "items"
+    ]
     assert sorted(r["student"]["display_name"] for r in listed) == ["Arnold", "Carlos", "Wanda"]
     tallies = teacher_api.get(f"/api/sessions/{live_session.pk}/tallies").json()["tallies"]
     choice = next(t for t in tallies if t["question_id"] == question.pk)
@@ -203,3 +241,79 @@ def test_the_csv_export_holds_each_students_final_answer(teacher_api, live_sessi
     assert by_student[("Wanda", "multiple_choice")]["answer"] == "9"
     # A formula typed by a student reaches the spreadsheet as text.
     assert by_student[("Carlos", "text")]["answer"] == "'=HYPERLINK(evil)"
+
+
+def test_the_teachers_list_marks_a_removed_students_answers(teacher_api, live_session, questions, students):
+    question = questions["multiple_choice"]
+    answer(students[0], question, {"choices": [1]})
+    answer(students[1], question, {"choices": [0]})
+    removed_id = students[0].get("/api/student/state").json()["student"]["id"]
+    teacher_api.delete(f"/api/sessions/{live_session.pk}/students/{removed_id}")
+    listed = teacher_api.get(f"/api/sessions/{live_session.pk}/responses").json()["items"]
+    removed = {item["student"]["display_name"]: item["student"]["removed"] for item in listed}
+    assert removed == {"Arnold": True, "Wanda": False}
+    tally = teacher_api.get(f"/api/sessions/{live_session.pk}/tallies").json()["tallies"][0]
+    assert tally["answered"] == 1
+
+
+def test_the_teachers_list_of_answers_comes_in_pages(teacher_api, live_session, questions, students):
+    for student in students:
+        answer(student, questions["multiple_choice"], {"choices": [0]})
+    first = teacher_api.get(f"/api/sessions/{live_session.pk}/responses?limit=2").json()
+    assert len(first["items"]) == 2
+    rest = teacher_api.get(f"/api/sessions/{live_session.pk}/responses?cursor={first['next_cursor']}").json()
+    assert rest["next_cursor"] is None
+    names = [item["student"]["display_name"] for item in first["items"] + rest["items"]]
+    assert sorted(names) == ["Arnold", "Carlos", "Wanda"]
+    assert len(set(names)) == 3
+
+
+def test_takeaways_name_the_deck_as_everywhere_else(teacher_api, live_session, deck, students):
+    teacher_api.post(f"/api/sessions/{live_session.pk}/end")
+    session = students[0].get("/api/student/takeaways").json()["session"]
+    assert session == {"id": live_session.pk, "deck": {"id": deck.pk, "title": deck.title}}
+
+
+def _exported_rows(teacher_api, session) -> list[dict]:
+    exported = teacher_api.get(f"/api/sessions/{session.pk}/export.csv")
+    return list(csv.DictReader(io.StringIO(exported.content.decode())))
+
+
+def test_the_csv_names_students_and_questions_by_id_and_position(
+    teacher_api, live_session, questions, students
+):
+    goto(teacher_api, live_session, questions["text"])
+    answer(students[0], questions["text"], {"text": "hi"})
+    (row,) = _exported_rows(teacher_api, live_session)
+    question = questions["text"]
+    assert row["student_id"] == str(Response.objects.get().student_id)
+    assert row["question_id"] == str(question.pk)
+    # The API's own position, 0-based: the second question of the deck is 1.
+    assert row["position"] == str(question.position) == "1"
+    assert "question_number" not in row
+
+
+def test_a_negative_number_is_exported_as_a_number_not_as_text(teacher_api, teacher, students):
+    from tests.support.classroom import make_deck, number_questions, open_session
+
+    session, _key = open_session(teacher, make_deck(teacher, questions=number_questions("Below zero?")))
+    class_member = join(session, "Dorothy Ann")
+    question = session.deck.questions.get()
+    assert answer(class_member, question, {"value": -3}).status_code == 201
+    (row,) = _exported_rows(teacher_api, session)
+    assert row["answer"] == "-3"
+
+
+def test_starring_an_answer_does_not_change_when_it_was_answered(
+    teacher_api, live_session, questions, students
+):
+    answer(students[0], questions["multiple_choice"], {"choices": [0]})
+    (before,) = _exported_rows(teacher_api, live_session)
+    response_id = Response.objects.get().pk
+    starred = teacher_api.post(
+        f"/api/sessions/{live_session.pk}/responses/{response_id}/star", {"starred": True}
+    )
+    assert starred.json()["starred"] is True
+    (after,) = _exported_rows(teacher_api, live_session)
+    assert after["answered_at"] == before["answered_at"]
+    assert starred.json()["updated_at"].replace("Z", "+00:00")[:19] == before["answered_at"][:19]

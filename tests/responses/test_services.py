@@ -7,6 +7,8 @@ from domain.errors import DomainError
 from live import services as live_services
 from responses.models import FIREBASE, HTTP, WS, Response, Submission
 from responses.services import submit_response
+from sessions import live_state
+from sessions import services as authoring
 from tests.support.classroom import GOOD_ANSWERS, join_students, make_deck, open_session
 
 
@@ -132,3 +134,14 @@ def test_a_question_of_another_deck_or_a_malformed_answer_is_refused(
     refused = refusal(lambda: submit(arnold, multiple_choice, "not an id!"))
     assert (refused.code, refused.field) == ("invalid", "submission_id")
     assert not Response.objects.exists()
+
+
+def test_a_question_added_to_the_deck_during_a_student_paced_class_takes_answers_at_once(
+    live_session, deck, arnold, questions
+):
+    live_services.set_pacing(session=live_session, pacing="student")
+    submit(arnold, questions["number"], "n1")
+    # The class's record is in this process's cache; the new question must not wait for it to age.
+    assert live_state.session(live_session.pk) is not None
+    added = authoring.add_question(deck=deck, kind="number", prompt="One more?", config={})
+    assert not submit(arnold, added, "n2", {"value": 3}).duplicate

@@ -41,3 +41,23 @@ def test_questions_can_be_edited_reordered_and_deleted(teacher_api, deck):
     assert teacher_api.delete(f"/api/decks/{deck.pk}/questions/{ids[0]}").status_code == 204
     remaining = teacher_api.get(f"/api/decks/{deck.pk}").json()["questions"]
     assert [q["position"] for q in remaining] == list(range(len(ids) - 1))
+
+
+def test_decks_come_a_page_at_a_time_most_recently_changed_first(teacher, teacher_api):
+    from sessions import services
+
+    decks = [services.create_deck(owner=teacher, title=f"Deck {n}") for n in range(5)]
+    services.rename_deck(deck=decks[0], title="Deck 0, edited")
+    first = teacher_api.get("/api/decks?limit=2").json()
+    assert [deck["title"] for deck in first["items"]] == ["Deck 0, edited", "Deck 4"]
+    rest = teacher_api.get(f"/api/decks?limit=10&cursor={first['next_cursor']}").json()
+    assert [deck["title"] for deck in rest["items"]] == ["Deck 3", "Deck 2", "Deck 1"]
+    assert rest["next_cursor"] is None
+    assert all(deck["question_count"] == 0 for deck in rest["items"])
+
+
+def test_a_question_of_no_known_kind_is_refused_naming_kind(teacher_api, deck):
+    for body in [{"kind": "essay", "prompt": "Why?"}, {"prompt": "No kind at all"}]:
+        refused = teacher_api.post(f"/api/decks/{deck.pk}/questions", body)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["field"] == "kind"

@@ -143,7 +143,7 @@ _Request = tuple[str, str, dict | None, dict, int]
 def _sign_up_steps(username: str | None, password: str) -> Generator[_Request, dict, Teacher]:
     username = username or f"teacher-{uuid.uuid4().hex[:8]}"
     signed_up = yield "POST", "/auth/signup", {"username": username, "password": password}, {}, 201
-    return Teacher(username, password, signed_up["token"])
+    return Teacher(username, password, signed_up["api_token"]["token"])
 
 
 def _class_steps(

@@ -109,7 +109,8 @@ def ok(response: httpx.Response, status: int = 200) -> dict:
     assert response.status_code == status, (
         f"{response.request.method} {response.request.url}: {response.text}"
     )
-    return response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    is_json = response.headers.get("content-type", "").startswith("application/json")
+    return response.json() if is_json and response.content else {}
 
 
 def fresh_postgres_database(url: str, purpose: str) -> str:

@@ -37,12 +37,6 @@ class Command(BaseCommand):
             "--interval", type=float, default=0.25, help="seconds between flushes (Firebase writes per shard)"
         )
         parser.add_argument("--batch-size", type=int, default=1000)
-        parser.add_argument(
-            "--ingest-threads",
-            type=_positive,
-            default=4,
-            help="threads taking in inbox answers side by side, each student's on one (1 on SQLite)",
-        )
 
     def handle(self, *args, **options):
         if options["metrics_port"]:
@@ -50,19 +44,14 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        worker = FirebaseWorker(batch_size=options["batch_size"], ingest_threads=options["ingest_threads"])
+        worker = FirebaseWorker(batch_size=options["batch_size"])
         pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
-        # The loop's thread and the dashboard-update threads (runtime/threads.py) use the pool too.
-        needed = worker.ingest_threads + 1 + threads.UPDATE_THREADS
+        # The loop's thread, the answer writer and the dashboard-update threads use the pool.
+        needed = 2 + threads.UPDATE_THREADS
         if isinstance(pool, dict) and pool.get("max_size", 0) < needed:
             # Threads beyond the pool wait for a connection (and fail after DATABASE_POOL_TIMEOUT).
-            log.warning(
-                "DATABASE_POOL_MAX (%s) is below --ingest-threads (%d) plus three",
-                pool.get("max_size"),
-                worker.ingest_threads,
-            )
+            log.warning("DATABASE_POOL_MAX (%s) is below %d", pool.get("max_size"), needed)
         state = f"{firebase.shard_count()} shard(s)" if firebase.is_enabled() else "Firebase off"
-        state += f", {worker.ingest_threads} ingest thread(s)"
         self.stdout.write(f"firebase worker running ({state}), metrics on :{options['metrics_port']}")
         self.stdout.flush()
         worker.run(interval=options["interval"], stop=stop)
