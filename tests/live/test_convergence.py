@@ -218,7 +218,7 @@ class Play:
         response = await self.request(
             "DELETE", f"/sessions/{room.session_id}/students/{pupil.id}", token=room.teacher.token
         )
-        assert response.status_code == 200, response.text
+        assert response.status_code == 204, response.text
 
     async def drop_some(self, room: Room) -> None:
         """About one socket in ten, and the dashboard, lose their connection mid-question."""
