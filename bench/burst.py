@@ -133,12 +133,12 @@ async def prepare(http: httpx.AsyncClient, classes: int, students: int, teachers
         classroom = Classroom(number, live.teacher.token, live.session_id, live.join_code, question["id"])
         if number == 0:
             classroom.lock_question_id = live.questions[1]["id"]
-        for n, state in enumerate(live.joined.values()):
-            current = state.get("question") or {}
+        for n, joined in enumerate(live.joined.values()):
+            current = joined["state"].get("question") or {}
             if current.get("id") != question["id"]:
-                raise RuntimeError(f"class {number}: a joining student is not on the question: {state}")
+                raise RuntimeError(f"class {number}: a joining student is not on the question: {joined}")
             classroom.students.append(
-                Student(state["token"], f"burst-{number}-{n}", random.randrange(len(CHOICES)))
+                Student(joined["token"], f"burst-{number}-{n}", random.randrange(len(CHOICES)))
             )
         return classroom
 
