@@ -134,7 +134,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     student = None
     # What opened the socket, to close it when that is revoked: ("token" | "login" | "key", hash).
     credential: tuple[str, str] | None = None
-    teacher_group: str | None = None
+    groups: list[str] = []  # the channel-layer groups the socket is in, once connected
     allowance: float = MESSAGE_BURST
     allowance_at: float = 0.0
     throttled_until: float = 0.0
@@ -156,9 +156,10 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             # below or delivered after the hello (this handler finishes before the next message
             # is handled), never lost in between. Clients drop what is older than the hello.
             groups.append(broadcast.group_name(session.pk))
+            if self.role in (documents.TEACHER, documents.PROJECTOR):
+                groups.append(broadcast.watchers_group_name(session.pk))
             if self.role == documents.TEACHER:
-                self.teacher_group = broadcast.teacher_group_name(session.teacher_id)
-                groups.append(self.teacher_group)
+                groups.append(broadcast.teacher_group_name(session.teacher_id))
             for group in groups:
                 await self.channel_layer.group_add(group, self.channel_name)
             state = await threads.in_pool(_state_for)(session.pk, self.student, self.role)
@@ -176,6 +177,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=1011)
             return
         self.session_id = session.pk
+        self.groups = groups
         self.credential = _credential(self.scope, self.role, token)
         self._travel_light()
         broadcast.socket_opened(self)
@@ -190,7 +192,6 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def _leave(self, groups: list[str]) -> None:
         for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
-        self.teacher_group = None
 
     @classmethod
     async def encode_json(cls, content):
@@ -220,9 +221,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             metrics.MESSAGES_REFUSED.labels(transport="websocket", reason="too_large").inc()
         broadcast.socket_closed(self)
         metrics.WEBSOCKET_CONNECTIONS.labels(role=self.role).dec()
-        await self.channel_layer.group_discard(broadcast.group_name(self.session_id), self.channel_name)
-        if self.teacher_group is not None:
-            await self.channel_layer.group_discard(self.teacher_group, self.channel_name)
+        await self._leave(self.groups)
         self.session_id = None
 
     async def receive_json(self, content, **kwargs):

@@ -226,7 +226,7 @@ def rotate_projector_key(*, session: Session) -> str:
     transaction.on_commit(lambda pk=session.pk: live_state.forget_session(pk))
     # Projector sockets opened with an older key close (live/consumers.py).
     broadcast.notify_after_commit(
-        broadcast.group_name(session.pk),
+        broadcast.watchers_group_name(session.pk),
         {"type": "projector.key_rotated", "key_hash": session.projector_key_hash},
     )
     return projector_key
@@ -307,7 +307,7 @@ def _answers_left(session: Session, student: Student) -> None:
     items.add(("covers", after - 1, after))
 
     def announce(session_id=session.pk):
-        broadcast.publish_coalesced({session_id: items}, tally_events)
+        broadcast.publish_coalesced({session_id: items}, tally_events, broadcast.watchers_group_name)
         live_state.answers_changed({session_id: after})
 
     transaction.on_commit(announce)

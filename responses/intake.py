@@ -210,7 +210,7 @@ class Effects:
 
     def run(self) -> None:
         if self.changed:
-            broadcast.publish_coalesced(dict(self.changed), tally_events)
+            broadcast.publish_coalesced(dict(self.changed), tally_events, broadcast.watchers_group_name)
         live_state.answers_changed(self.answers_seq)
 
 

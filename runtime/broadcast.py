@@ -34,15 +34,26 @@ _server_loop: asyncio.AbstractEventLoop | None = None
 _private_loop: asyncio.AbstractEventLoop | None = None
 _private_lock = threading.Lock()
 
-# builder -> session id -> items changed since the last flush; guarded by _pending_lock.
+# (builder, group of a session) -> session id -> items changed since the last flush; guarded
+# by _pending_lock.
 Builder = Callable[[dict[int, set]], dict[int, dict]]
-_pending: dict[Builder, dict[int, set]] = {}
+Group = Callable[[int], str]
+_pending: dict[tuple[Builder, Group], dict[int, set]] = {}
 _pending_lock = threading.Lock()
 _flushing: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 
 
 def group_name(session_id: int) -> str:
+    """Every socket of a session: students, its teacher's dashboards, its projectors."""
     return f"session-{session_id}"
+
+
+def watchers_group_name(session_id: int) -> str:
+    """Only the session's teacher and projector sockets: for what students never receive (tally
+    events, a new projector key). Sent to the whole session, a tally event would wake every
+    student socket of a big class to be dropped there: with 4,092 students in one class, py-spy
+    found 97% of a web worker's time in the channel layer unpacking such events for students."""
+    return f"session-{session_id}-watchers"
 
 
 def teacher_group_name(user_id: int) -> str:
@@ -111,11 +122,12 @@ async def _notify(layer, group: str, message: dict) -> None:
         log.warning("%s to %s failed", message.get("type"), group, exc_info=True)
 
 
-def publish_coalesced(changed: dict[int, set[Hashable]], build: Builder) -> None:
+def publish_coalesced(changed: dict[int, set[Hashable]], build: Builder, group: Group = group_name) -> None:
     """Notes the items that changed per session; soon `build({session_id: items, ...})` makes
-    one event per session, for every session noted meanwhile, in one call."""
+    one event per session, for every session noted meanwhile, in one call, sent to each
+    session's `group`."""
     with _pending_lock:
-        waiting = _pending.setdefault(build, {})
+        waiting = _pending.setdefault((build, group), {})
         for session_id, items in changed.items():
             waiting.setdefault(session_id, set()).update(items)
     loop = _loop()
@@ -148,16 +160,16 @@ async def _flush_forever() -> None:
         built = await asyncio.gather(
             *(
                 loop.run_in_executor(threads.updates_pool(), threads.with_fresh_connection, build, changed)
-                for build, changed in rounds.items()
+                for (build, _group), changed in rounds.items()
             ),
             return_exceptions=True,
         )
-        for changed, events in zip(rounds.values(), built, strict=True):
+        for ((_build, group), changed), events in zip(rounds.items(), built, strict=True):
             if isinstance(events, BaseException):
                 log.warning("building the events of %d sessions failed", len(changed), exc_info=events)
                 continue
             if layer is not None:
-                sends = (_send(layer, session_id, event, None) for session_id, event in events.items())
+                sends = (_send(layer, session_id, event, None, group) for session_id, event in events.items())
                 await asyncio.gather(*sends)
 
 
@@ -175,9 +187,11 @@ def quiesce(timeout: float = 5.0) -> None:
         _pending.clear()
 
 
-async def _send(layer, session_id: int, event: dict, started: float | None) -> None:
+async def _send(
+    layer, session_id: int, event: dict, started: float | None, group: Group = group_name
+) -> None:
     try:
-        await layer.group_send(group_name(session_id), {"type": "session.event", "event": event})
+        await layer.group_send(group(session_id), {"type": "session.event", "event": event})
     except Exception:
         log.warning("broadcast of %s to session %s failed", event.get("type"), session_id, exc_info=True)
         return

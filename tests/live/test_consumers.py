@@ -6,6 +6,7 @@ import time
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -206,6 +207,45 @@ async def test_a_student_answers_over_the_socket_and_the_teacher_gets_a_coalesce
     assert counts == [1, 1, 0]
     assert await database_sync_to_async(Response.objects.filter(source="ws").count)() == 2
     for communicator in (teacher, *sockets.values()):
+        await communicator.disconnect()
+
+
+async def test_tally_events_reach_only_the_teacher_and_the_projector_never_a_students_socket(
+    classroom, monkeypatch
+):
+    """A tally event sent to the whole session woke every student socket just to be dropped
+    there: in a class of 4,092 that was 97% of a web worker's time (py-spy, bench/burst)."""
+    session = classroom["session"]
+    question = classroom["questions"]["multiple_choice"]
+    layer = get_channel_layer()
+    delivered = []  # (channel, event type) of every session event the layer hands a socket
+    real_send = layer.send
+
+    async def send(channel, message):
+        if message.get("type") == "session.event":
+            delivered.append((channel, message["event"]["type"]))
+        return await real_send(channel, message)
+
+    monkeypatch.setattr(layer, "send", send)
+    teacher, _ = await connect(url(session, "teacher", classroom["teacher_token"]))
+    projector, _ = await connect(url(session, "projector", classroom["projector_key"]))
+    students = [
+        (await connect(url(session, "student", token)))[0]
+        for _student, token in classroom["students"].values()
+    ]
+    await students[0].send_json_to(
+        {"type": "submit", "question_id": question.pk, "submission_id": "only", "answer": {"choices": [1]}}
+    )
+    await receive_until(students[0], "submitted")
+    await receive_until(teacher, "tallies")
+    await receive_until(projector, "tallies")
+    await drain(teacher)
+    tally_receivers = {channel for channel, kind in delivered if kind == "tallies"}
+    assert len(tally_receivers) == 2  # the dashboard and the projector, no student
+    watchers = set(layer.groups[broadcast.watchers_group_name(session.pk)])
+    assert tally_receivers == watchers
+    assert len(layer.groups[broadcast.group_name(session.pk)]) == 4  # everyone still hears the class
+    for communicator in (teacher, projector, *students):
         await communicator.disconnect()
 
 

@@ -50,6 +50,8 @@ def published(monkeypatch) -> list[tuple[int, dict]]:
     monkeypatch.setattr(broadcast, "publish", lambda session_id, event: events.append((session_id, event)))
     # Answers are coalesced into a tallies event; build it at once instead of a moment later.
     monkeypatch.setattr(
-        broadcast, "publish_coalesced", lambda changed, build: events.extend(build(changed).items())
+        broadcast,
+        "publish_coalesced",
+        lambda changed, build, group=None: events.extend(build(changed).items()),
     )
     return events
