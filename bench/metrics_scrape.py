@@ -9,6 +9,7 @@ every dead worker's files had been left in place (no folding into archives).
 """
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -97,13 +98,20 @@ def time_uncompacted(multiproc: Path, dead_workers: int, count: int) -> list[flo
         return timings
 
 
-def summary(timings: list[float]) -> str:
+def figures(timings: list[float]) -> dict[str, float]:
+    """Median, p99 and max of scrape times, in milliseconds."""
     ordered = sorted(timings)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return (
-        f"median {statistics.median(ordered) * 1000:6.1f} ms   p99 {p99 * 1000:6.1f} ms   "
-        f"max {ordered[-1] * 1000:6.1f} ms"
-    )
+    return {
+        "median_ms": round(statistics.median(ordered) * 1000, 1),
+        "p99_ms": round(p99 * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+    }
+
+
+def summary(timings: list[float]) -> str:
+    f = figures(timings)
+    return f"median {f['median_ms']:6.1f} ms   p99 {f['p99_ms']:6.1f} ms   max {f['max_ms']:6.1f} ms"
 
 
 def main() -> None:
@@ -157,6 +165,19 @@ def main() -> None:
     print(f"series per scrape: {series}")
     print(f"scrape of the metrics port (dead workers folded):   {summary(compacted)}   target <= 100 ms")
     print(f"reading the same with every dead worker's files:    {summary(uncompacted)}   (for comparison)")
+    scrape, unfolded = figures(compacted), figures(uncompacted)
+    result = {
+        "workers": args.workers,
+        "requests": requests,
+        "restarts": restarts,
+        "series": series,
+        "scrape_median_ms": scrape["median_ms"],
+        "scrape_p99_ms": scrape["p99_ms"],
+        "scrape_max_ms": scrape["max_ms"],
+        "unfolded_median_ms": unfolded["median_ms"],
+        "unfolded_p99_ms": unfolded["p99_ms"],
+    }
+    print("RESULT " + json.dumps(result))
 
 
 if __name__ == "__main__":
