@@ -266,9 +266,9 @@ def rotate_projector_key(request, session_id: Id):
     openapi_extra=errors("session_not_found"),
 )
 def tallies(request, session_id: Id):
-    session = _teacher_session(request, session_id)
+    # The teacher's session is read inside the snapshot, so its versions describe the tallies.
     with snapshot():
-        session = Session.objects.get(pk=session.pk)
+        session = _teacher_session(request, session_id)
         return {
             "seq": session.seq,
             "answers_seq": session.answers_seq,
